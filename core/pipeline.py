@@ -1,0 +1,272 @@
+"""Batch tagging: photos in, embeddings and suggestions out, stored batch by batch.
+
+Decoding and preprocessing run on a thread pool (Pillow and numpy release the
+GIL) while the runtime works on the previous batch. Each finished batch is
+written to the store in one transaction before it is reported, so a crash or a
+kill loses at most the batch in flight, and a re-run skips what is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.backbones import BackboneSpec, get_backbone_spec
+from core.errors import DecodeError, FetchError
+from core.imaging import DEFAULT_MAX_PIXELS, decode_photo
+from core.runtime import Runtime, open_runtime
+from core.sources import DEFAULT_MAX_DOWNLOAD, PhotoRef, fetch_url
+from core.store import PhotoResult, Store
+from core.transforms import DataConfig, to_input_array
+from core.vocabulary import TagScore, Vocabulary
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a tagging run stands, reported after every batch."""
+
+    done: int
+    failed: int
+    total: int
+    elapsed: float
+    last: str = ""
+
+    @property
+    def rate(self) -> float:
+        """Photos per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate, or None before the first batch."""
+        return (self.total - self.done) / self.rate if self.rate > 0 else None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int | None
+    total: int
+    tagged: int
+    failed: int
+    skipped: int
+    cancelled: bool
+    elapsed: float
+    errors: tuple[tuple[str, str], ...] = field(default=())
+
+
+class Tagger:
+    """A backbone ready to tag: its runtime and the vocabulary that reads its logits."""
+
+    def __init__(self, spec: BackboneSpec, runtime: Runtime, vocabulary: Vocabulary) -> None:
+        self.spec = spec
+        self.runtime = runtime
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def open(
+        cls,
+        backbone: str | BackboneSpec,
+        *,
+        device: str = "auto",
+        cache_dir: Path,
+        threads: int | None = None,
+    ) -> Tagger:
+        spec = backbone if isinstance(backbone, BackboneSpec) else get_backbone_spec(backbone)
+        runtime = open_runtime(spec, device=device, cache_dir=cache_dir, threads=threads)
+        return cls(spec, runtime, Vocabulary.bundled())
+
+    @property
+    def data_config(self) -> DataConfig:
+        return self.runtime.data_config
+
+    def infer(self, batch: np.ndarray) -> tuple[np.ndarray, list[list[TagScore]]]:
+        """Embeddings and stored-level suggestions for a preprocessed batch."""
+        embeddings, logits = self.runtime.run(batch)
+        return embeddings, self.vocabulary.suggest(logits)
+
+    def tag_image(self, image: Image.Image) -> tuple[np.ndarray, list[TagScore]]:
+        """One already-decoded RGB photo (the bot's path)."""
+        embeddings, suggestions = self.infer(to_input_array(image, self.data_config)[None])
+        return embeddings[0], suggestions[0]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    ref: PhotoRef
+    pixels: np.ndarray | None
+    width: int = 0
+    height: int = 0
+    format: str = ""
+    error: str | None = None
+
+
+def prepare(
+    ref: PhotoRef,
+    config: DataConfig,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_download: int = DEFAULT_MAX_DOWNLOAD,
+) -> _Prepared:
+    """Read, decode and preprocess one photo; failures become a reason, never an exception."""
+    try:
+        source: bytes | Path = (
+            fetch_url(ref.uri, max_bytes=max_download) if ref.kind == "url" else Path(ref.uri)
+        )
+        decoded = decode_photo(
+            source, min_short_side=config.resize_short_side, max_pixels=max_pixels
+        )
+        pixels = to_input_array(decoded.image, config)
+    except (DecodeError, FetchError) as exc:
+        return _Prepared(ref, None, error=str(exc))
+    except Exception as exc:  # a decoder bug must cost one photo, not the batch
+        log.exception("unexpected error preparing %s", ref.uri)
+        return _Prepared(ref, None, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
+    return _Prepared(ref, pixels, decoded.width, decoded.height, decoded.format)
+
+
+def iter_results(
+    refs: Iterable[PhotoRef],
+    *,
+    tagger: Tagger,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decode_workers: int | None = None,
+    cancel: threading.Event | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Iterator[list[PhotoResult]]:
+    """Tag photos batch by batch; yields each batch's results as soon as they are ready."""
+    workers = decode_workers or os.cpu_count() or 2
+    config = tagger.data_config
+    refs_iter = iter(refs)
+    window: deque[Future[_Prepared]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+
+        def refill() -> None:
+            # Keep two batches decoding ahead of inference, and no more (memory).
+            while len(window) < 2 * batch_size:
+                ref = next(refs_iter, None)
+                if ref is None:
+                    return
+                window.append(pool.submit(prepare, ref, config, max_pixels=max_pixels))
+
+        refill()
+        try:
+            while window:
+                if cancel is not None and cancel.is_set():
+                    return
+                batch = [window.popleft().result() for _ in range(min(batch_size, len(window)))]
+                refill()
+                yield _infer_batch(batch, tagger)
+        finally:
+            for future in window:
+                future.cancel()
+
+
+def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
+    good = [p for p in batch if p.pixels is not None]
+    outputs: dict[str, tuple[np.ndarray, list[TagScore]]] = {}
+    if good:
+        embeddings, suggestions = tagger.infer(np.stack([p.pixels for p in good]))
+        for p, emb, sug in zip(good, embeddings, suggestions, strict=True):
+            outputs[p.ref.uri] = (emb, sug)
+    results = []
+    for p in batch:
+        if p.ref.uri in outputs:
+            emb, sug = outputs[p.ref.uri]
+            results.append(PhotoResult(p.ref, p.width, p.height, p.format, emb, tuple(sug)))
+        else:
+            results.append(PhotoResult(p.ref, error=p.error or "not tagged"))
+    return results
+
+
+def tag_photos(
+    refs: Iterable[PhotoRef],
+    *,
+    tagger: Tagger,
+    store: Store,
+    device: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decode_workers: int | None = None,
+    rescan: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    on_results: Callable[[list[PhotoResult]], None] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> RunSummary:
+    """Tag photos with ``tagger``, storing each batch as it finishes.
+
+    Photos the same backbone already analysed, unchanged since (same size and
+    mtime), are skipped unless ``rescan`` is set.
+
+    Args:
+        refs: The photos, from :mod:`core.sources`.
+        tagger: The backbone to tag with.
+        store: Where results go; written once per batch.
+        device: Recorded with the run.
+        batch_size: Photos per forward pass.
+        decode_workers: Decoding threads (default: one per core).
+        rescan: Tag again photos already done.
+        progress: Called after each batch.
+        cancel: Set it to stop after the batch in flight; what is done stays stored.
+        on_results: Called with each stored batch (the GUI's and the CLI's view).
+        max_pixels: Photos declaring more pixels are refused.
+    """
+    start = time.perf_counter()
+    refs = list(refs)
+    backbone = tagger.spec.name
+    todo = refs if rescan else store.pending(refs, backbone=backbone)
+    run_id = store.start_run(
+        backbone=backbone, device=device, runtime=tagger.runtime.name, total=len(todo)
+    )
+    done = failed = 0
+    errors: list[tuple[str, str]] = []
+    status = "failed"
+    try:
+        for results in iter_results(
+            todo,
+            tagger=tagger,
+            batch_size=batch_size,
+            decode_workers=decode_workers,
+            cancel=cancel,
+            max_pixels=max_pixels,
+        ):
+            store.save_results(results, run_id=run_id, backbone=backbone)
+            done += len(results)
+            bad = [(r.ref.uri, r.error or "") for r in results if not r.ok]
+            failed += len(bad)
+            errors.extend(bad)
+            if on_results is not None:
+                on_results(results)
+            if progress is not None:
+                progress(
+                    Progress(
+                        done, failed, len(todo), time.perf_counter() - start, results[-1].ref.name
+                    )
+                )
+        cancelled = cancel is not None and cancel.is_set() and done < len(todo)
+        status = "cancelled" if cancelled else "finished"
+    finally:
+        store.finish_run(run_id, status=status, done=done, failed=failed)
+    return RunSummary(
+        run_id=run_id,
+        total=len(refs),
+        tagged=done - failed,
+        failed=failed,
+        skipped=len(refs) - len(todo),
+        cancelled=status == "cancelled",
+        elapsed=time.perf_counter() - start,
+        errors=tuple(errors),
+    )

@@ -1,0 +1,79 @@
+"""A photo's tags as a person sees them: suggestions merged with their decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core.store import Store
+from core.vocabulary import TagScore, rank
+
+TagState = Literal["suggested", "accepted", "added", "rejected"]
+
+
+@dataclass(frozen=True)
+class PhotoTag:
+    """One tag on one photo, with where it came from and what the user said."""
+
+    tag: str
+    score: float | None
+    source: str
+    state: TagState
+
+    @property
+    def confirmed(self) -> bool:
+        return self.state in ("accepted", "added")
+
+
+def photo_tags(
+    store: Store,
+    photo_id: int,
+    *,
+    threshold: float,
+    top_k: int,
+    backbone: str | None = None,
+    include_rejected: bool = False,
+) -> list[PhotoTag]:
+    """Confirmed tags first, then suggestions over ``threshold`` (at most ``top_k``).
+
+    Rejected and removed tags never come back as suggestions; with
+    ``include_rejected`` they are listed last, for the review panel.
+    """
+    return merge_tags(
+        store.suggestions(photo_id, backbone=backbone),
+        store.tag_states(photo_id),
+        threshold=threshold,
+        top_k=top_k,
+        include_rejected=include_rejected,
+    )
+
+
+def merge_tags(
+    suggestions: list[TagScore],
+    states: dict[str, str],
+    *,
+    threshold: float,
+    top_k: int,
+    include_rejected: bool = False,
+) -> list[PhotoTag]:
+    best = {s.tag: s for s in rank(suggestions, threshold=0.0, top_k=len(suggestions) or 1)}
+    confirmed, rejected = [], []
+    for tag, action in states.items():
+        scored = best.get(tag)
+        score = scored.score if scored else None
+        source = scored.source if scored else "user"
+        if action == "accept":
+            confirmed.append(PhotoTag(tag, score, source, "accepted"))
+        elif action == "add":
+            confirmed.append(PhotoTag(tag, score, "user", "added"))
+        elif action == "reject":
+            rejected.append(PhotoTag(tag, score, source, "rejected"))
+    decided = set(states)
+    open_ = [
+        PhotoTag(s.tag, s.score, s.source, "suggested")
+        for s in rank(
+            [s for s in suggestions if s.tag not in decided], threshold=threshold, top_k=top_k
+        )
+    ]
+    confirmed.sort(key=lambda t: (-(t.score or 1.0), t.tag))
+    return confirmed + open_ + (rejected if include_rejected else [])

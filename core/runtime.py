@@ -1,0 +1,193 @@
+"""How a backbone runs: ONNX Runtime on the CPU, torch on CUDA or MPS.
+
+The CPU path runs an ONNX export made once per weights file and cached under a
+key derived from the weights' content, the architecture and the library
+versions. Once that export exists, opening a CPU runtime imports neither torch
+nor timm: the export's data config travels beside it as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from core.backbones import BackboneSpec, local_weights_file
+from core.errors import BackboneUnavailable
+from core.transforms import DataConfig
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+_EXPORT_FORMAT = "2"  # bump when the exported graph's inputs or outputs change
+
+
+class Runtime(Protocol):
+    """One forward pass per batch: pooled embeddings and ImageNet logits."""
+
+    name: str
+    data_config: DataConfig
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class ExportPaths:
+    model: Path
+    config: Path
+
+
+class OnnxCpuRuntime:
+    """ONNX Runtime on the CPU, with every core for intra-op parallelism."""
+
+    def __init__(self, model_path: Path, data_config: DataConfig, *, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        self._session = ort.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.name = "onnxruntime-cpu"
+        self.data_config = data_config
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        embedding, logits = self._session.run(None, {"pixels": batch})
+        return embedding, logits
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``auto`` into ``cuda``, ``mps`` or ``cpu`` without importing torch when it cannot help.
+
+    Raises:
+        BackboneUnavailable: If a named accelerator is not present.
+    """
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise BackboneUnavailable(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return "cpu"
+    if device == "auto" and not _may_have_accelerator():
+        return "cpu"
+    try:
+        from core.torch_backend import cuda_or_mps
+    except ImportError:
+        found = None
+    else:
+        found = cuda_or_mps()
+    if device == "auto":
+        return found or "cpu"
+    if found is None or not device.startswith(found):
+        raise BackboneUnavailable(f"device {device!r} is not available on this machine")
+    return device
+
+
+def _may_have_accelerator() -> bool:
+    """A cheap look for a GPU, so CPU-only machines never import torch to find out."""
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform.startswith("win"):
+        return Path(os.environ.get("SYSTEMROOT", r"C:\Windows"), "System32", "nvcuda.dll").exists()
+    return Path("/dev/nvidiactl").exists() or Path("/dev/dxg").exists()
+
+
+def export_paths(spec: BackboneSpec, weights: Path, cache_dir: Path) -> ExportPaths:
+    """Where the ONNX export for these weights lives."""
+    key = hashlib.sha256()
+    key.update(_weights_digest(weights, cache_dir).encode())
+    for part in (spec.architecture, _version("timm"), _version("torch"), _EXPORT_FORMAT):
+        key.update(b"\0" + part.encode())
+    stem = f"{spec.name}-{key.hexdigest()[:16]}"
+    return ExportPaths(cache_dir / f"{stem}.onnx", cache_dir / f"{stem}.json")
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _weights_digest(weights: Path, cache_dir: Path) -> str:
+    """sha256 of the weights file, remembered per (path, size, mtime) so a re-run skips hashing."""
+    stat = weights.stat()
+    memo_path = cache_dir / "weights-digests.json"
+    memo_key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if memo_key in memo:
+        return memo[memo_key]
+    digest = hashlib.sha256()
+    with open(weights, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    memo[memo_key] = digest.hexdigest()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = memo_path.with_suffix(".partial")
+    tmp.write_text(json.dumps(memo, indent=1))
+    tmp.replace(memo_path)
+    return memo[memo_key]
+
+
+def open_runtime(
+    spec: BackboneSpec,
+    *,
+    device: str = "auto",
+    cache_dir: Path,
+    threads: int | None = None,
+) -> Runtime:
+    """Open the fastest runtime for ``spec`` on ``device``.
+
+    On the CPU this exports to ONNX on first use (needs torch once) and later
+    opens the cached export directly.
+
+    Raises:
+        BackboneUnavailable: If the weights are missing or the device is absent.
+    """
+    resolved = resolve_device(device)
+    if resolved != "cpu":
+        from core.torch_backend import TorchRuntime, load_torch_backbone
+
+        return TorchRuntime(load_torch_backbone(spec, device=resolved))
+    weights = local_weights_file(spec)
+    if weights is None:
+        if spec.weights.kind != "hub":
+            raise BackboneUnavailable(
+                f"{spec.display_name}: weights not found ({spec.weights.describe()})"
+            )
+        from core.torch_backend import load_torch_backbone
+
+        load_torch_backbone(spec)  # fetches into timm's cache, or says why it cannot
+        weights = local_weights_file(spec)
+        if weights is None:
+            raise BackboneUnavailable(
+                f"{spec.display_name}: weights were not cached after download"
+            )
+    paths = export_paths(spec, weights, cache_dir)
+    if not (paths.model.exists() and paths.config.exists()):
+        _export(spec, paths)
+    config = DataConfig.from_timm(json.loads(paths.config.read_text()))
+    return OnnxCpuRuntime(paths.model, config, threads=threads)
+
+
+def _export(spec: BackboneSpec, paths: ExportPaths) -> None:
+    from core.torch_backend import export_onnx, load_torch_backbone
+
+    log.info("exporting %s to ONNX (once per weights file)", spec.name)
+    loaded = load_torch_backbone(spec)
+    paths.model.parent.mkdir(parents=True, exist_ok=True)
+    export_onnx(loaded, paths.model)
+    tmp = paths.config.with_suffix(".partial")
+    tmp.write_text(json.dumps(loaded.data_config.as_dict()))
+    tmp.replace(paths.config)

@@ -1,0 +1,450 @@
+"""PhotoTagger's SQLite store, through sqlite-utils.
+
+Tables: photos, runs, analyses (one per photo and backbone: the embedding, or
+why it failed), suggestions, decisions. The schema is built by sqlite-utils
+migrations at open; WAL and a busy timeout let the GUI's database worker, the
+inference worker and the bot share one file. Each batch of results is written
+in one transaction, and a decision is committed the moment it is recorded.
+Open one :class:`Store` per thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from core.errors import StoreError
+from core.sources import PhotoRef
+from core.vocabulary import TagScore, normalise_tag
+
+Action = Literal["accept", "reject", "add", "remove"]
+ACTIONS: tuple[Action, ...] = ("accept", "reject", "add", "remove")
+
+migrations = Migrations("phototagger")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["photos"].create(
+        {
+            "id": int,
+            "uri": str,
+            "kind": str,
+            "size": int,
+            "mtime": int,
+            "width": int,
+            "height": int,
+            "format": str,
+            "status": str,
+            "error": str,
+            "added_at": str,
+        },
+        pk="id",
+        not_null={"uri", "kind", "status"},
+        defaults={"status": "new"},
+    )
+    db["photos"].create_index(["uri"], unique=True)
+    db["runs"].create(
+        {
+            "id": int,
+            "backbone": str,
+            "device": str,
+            "runtime": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "total": int,
+            "done": int,
+            "failed": int,
+        },
+        pk="id",
+    )
+    db["analyses"].create(
+        {
+            "photo_id": int,
+            "backbone": str,
+            "run_id": int,
+            "size": int,
+            "mtime": int,
+            "status": str,
+            "error": str,
+            "embedding": bytes,
+            "dim": int,
+            "analysed_at": str,
+        },
+        pk=("photo_id", "backbone"),
+        foreign_keys=[("photo_id", "photos"), ("run_id", "runs")],
+    )
+    db["suggestions"].create(
+        {
+            "id": int,
+            "photo_id": int,
+            "backbone": str,
+            "tag": str,
+            "score": float,
+            "source": str,
+            "run_id": int,
+        },
+        pk="id",
+        foreign_keys=[("photo_id", "photos")],
+    )
+    db["suggestions"].create_index(["photo_id", "backbone", "source", "tag"], unique=True)
+    db["suggestions"].create_index(["tag"])
+    db["decisions"].create(
+        {"id": int, "photo_id": int, "tag": str, "action": str, "origin": str, "decided_at": str},
+        pk="id",
+        foreign_keys=[("photo_id", "photos")],
+        not_null={"tag", "action"},
+    )
+    db["decisions"].create_index(["photo_id", "tag"])
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """What tagging learned about one photo, ready to be stored."""
+
+    ref: PhotoRef
+    width: int = 0
+    height: int = 0
+    format: str = ""
+    embedding: np.ndarray | None = None
+    suggestions: tuple[TagScore, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    uri: str
+    kind: str
+    status: str
+    error: str | None
+    width: int | None
+    height: int | None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """A connection to the PhotoTagger database. One per thread."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=True)
+            self.db = Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        known = {m.name for m in migrations._migrations}
+        applied = {m.name for m in migrations.applied(self.db)}
+        unknown = sorted(applied - known)
+        if unknown:
+            raise StoreError(
+                f"the database {self.path} was written by a newer PhotoTagger "
+                f"(schema steps {', '.join(unknown)}); update PhotoTagger to open it"
+            )
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- photos ---------------------------------------------------------------
+
+    def photo_id(self, uri: str) -> int | None:
+        row = self.db.execute("select id from photos where uri = ?", [uri]).fetchone()
+        return row[0] if row else None
+
+    def ensure_photo(self, ref: PhotoRef) -> int:
+        """The photo's id, inserting it (status ``new``) if it is not known yet."""
+        with self.db.atomic():
+            return self._ensure_photo(ref)
+
+    def _ensure_photo(self, ref: PhotoRef) -> int:
+        self.db.execute(
+            "insert into photos (uri, kind, size, mtime, status, added_at) values (?, ?, ?, ?, 'new', ?)"
+            " on conflict(uri) do nothing",
+            [ref.uri, ref.kind, ref.size, ref.mtime, _now()],
+        )
+        return self.photo_id(ref.uri)  # type: ignore[return-value]
+
+    def add_photos(self, refs: Iterable[PhotoRef]) -> list[int]:
+        """Register many photos in one transaction; returns their ids in order."""
+        with self.db.atomic():
+            return [self._ensure_photo(ref) for ref in refs]
+
+    def photo(self, photo_id: int) -> PhotoRow:
+        row = self.db.execute(
+            "select id, uri, kind, status, error, width, height from photos where id = ?",
+            [photo_id],
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no photo with id {photo_id}")
+        return PhotoRow(*row)
+
+    def photos(self, *, uri_prefix: str | None = None) -> Iterator[PhotoRow]:
+        sql = "select id, uri, kind, status, error, width, height from photos"
+        params: list = []
+        if uri_prefix:
+            sql += " where uri >= ? and uri < ?"
+            params = [uri_prefix, uri_prefix + "\U0010ffff"]
+        for row in self.db.execute(sql + " order by uri", params):
+            yield PhotoRow(*row)
+
+    def find_photo(self, text: str) -> PhotoRow:
+        """A photo by id, exact uri, or absolute path of a file given relatively."""
+        candidates = [text, os.path.abspath(text)]
+        for uri in candidates:
+            found = self.photo_id(uri)
+            if found is not None:
+                return self.photo(found)
+        if text.isdigit():
+            return self.photo(int(text))
+        raise StoreError(f"no photo {text!r} in the database; tag it first")
+
+    # -- runs and results ---------------------------------------------------------
+
+    def start_run(self, *, backbone: str, device: str, runtime: str, total: int) -> int:
+        with self.db.atomic():
+            return (
+                self.db["runs"]
+                .insert(
+                    {
+                        "backbone": backbone,
+                        "device": device,
+                        "runtime": runtime,
+                        "started_at": _now(),
+                        "status": "running",
+                        "total": total,
+                        "done": 0,
+                        "failed": 0,
+                    }
+                )
+                .last_pk
+            )
+
+    def finish_run(self, run_id: int, *, status: str, done: int, failed: int) -> None:
+        with self.db.atomic():
+            self.db["runs"].update(
+                run_id, {"finished_at": _now(), "status": status, "done": done, "failed": failed}
+            )
+
+    def pending(self, refs: Iterable[PhotoRef], *, backbone: str) -> list[PhotoRef]:
+        """The refs not yet analysed by ``backbone`` in their current version (size, mtime)."""
+        refs = list(refs)
+        done = {
+            (uri, size, mtime)
+            for uri, size, mtime in self.db.execute(
+                "select p.uri, a.size, a.mtime from analyses a join photos p on p.id = a.photo_id"
+                " where a.backbone = ?",
+                [backbone],
+            )
+        }
+        return [r for r in refs if (r.uri, r.size, r.mtime) not in done]
+
+    def save_results(self, results: Iterable[PhotoResult], *, run_id: int, backbone: str) -> None:
+        """Store one batch of results in a single transaction."""
+        now = _now()
+        with self.db.atomic():
+            for result in results:
+                photo_id = self._ensure_photo(result.ref)
+                status = "tagged" if result.ok else "failed"
+                self.db.execute(
+                    "update photos set size = ?, mtime = ?, width = coalesce(?, width),"
+                    " height = coalesce(?, height), format = coalesce(?, format), status = ?,"
+                    " error = ? where id = ?",
+                    [
+                        result.ref.size,
+                        result.ref.mtime,
+                        result.width or None,
+                        result.height or None,
+                        result.format or None,
+                        status,
+                        result.error,
+                        photo_id,
+                    ],
+                )
+                embedding = result.embedding
+                self.db["analyses"].upsert(
+                    {
+                        "photo_id": photo_id,
+                        "backbone": backbone,
+                        "run_id": run_id,
+                        "size": result.ref.size,
+                        "mtime": result.ref.mtime,
+                        "status": status,
+                        "error": result.error,
+                        "embedding": None
+                        if embedding is None
+                        else embedding.astype(np.float16).tobytes(),
+                        "dim": None if embedding is None else int(embedding.shape[-1]),
+                        "analysed_at": now,
+                    },
+                    pk=("photo_id", "backbone"),
+                )
+                self.db.execute(
+                    "delete from suggestions where photo_id = ? and backbone = ?"
+                    " and source in ('imagenet', 'hierarchy')",
+                    [photo_id, backbone],
+                )
+                self.db["suggestions"].insert_all(
+                    {
+                        "photo_id": photo_id,
+                        "backbone": backbone,
+                        "tag": s.tag,
+                        "score": s.score,
+                        "source": s.source,
+                        "run_id": run_id,
+                    }
+                    for s in result.suggestions
+                )
+            self.db.execute(
+                "update runs set done = (select count(*) from analyses where run_id = ?) where id = ?",
+                [run_id, run_id],
+            )
+
+    def replace_suggestions(
+        self,
+        photo_id: int,
+        suggestions: Iterable[TagScore],
+        *,
+        backbone: str,
+        sources: Iterable[str],
+    ) -> None:
+        """Swap one photo's suggestions from the given sources (refinement, heads) atomically."""
+        sources = tuple(sources)
+        with self.db.atomic():
+            marks = ",".join("?" * len(sources))
+            self.db.execute(
+                f"delete from suggestions where photo_id = ? and backbone = ? and source in ({marks})",
+                [photo_id, backbone, *sources],
+            )
+            self.db["suggestions"].insert_all(
+                {
+                    "photo_id": photo_id,
+                    "backbone": backbone,
+                    "tag": s.tag,
+                    "score": s.score,
+                    "source": s.source,
+                    "run_id": None,
+                }
+                for s in suggestions
+            )
+
+    def suggestions(self, photo_id: int, *, backbone: str | None = None) -> list[TagScore]:
+        sql = "select tag, score, source from suggestions where photo_id = ?"
+        params: list = [photo_id]
+        if backbone:
+            sql += " and backbone = ?"
+            params.append(backbone)
+        rows = self.db.execute(sql + " order by score desc", params).fetchall()
+        return [TagScore(tag, score, source) for tag, score, source in rows]
+
+    def embeddings(self, *, backbone: str) -> tuple[list[int], np.ndarray]:
+        """Photo ids and their embeddings (float32, one row each) for ``backbone``."""
+        rows = self.db.execute(
+            "select photo_id, embedding, dim from analyses where backbone = ? and embedding is not null"
+            " order by photo_id",
+            [backbone],
+        ).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        ids = [r[0] for r in rows]
+        matrix = np.stack([np.frombuffer(r[1], dtype=np.float16) for r in rows]).astype(np.float32)
+        return ids, matrix
+
+    # -- decisions -------------------------------------------------------------
+
+    def record_decision(
+        self, photo_id: int, tag: str, action: Action, *, origin: str = "cli"
+    ) -> int:
+        """Record and commit one decision; returns its id (for undo)."""
+        if action not in ACTIONS:
+            raise StoreError(f"unknown decision {action!r}; use one of {', '.join(ACTIONS)}")
+        tag = normalise_tag(tag)
+        if not tag:
+            raise StoreError("a tag cannot be empty")
+        with self.db.atomic():
+            return (
+                self.db["decisions"]
+                .insert(
+                    {
+                        "photo_id": photo_id,
+                        "tag": tag,
+                        "action": action,
+                        "origin": origin,
+                        "decided_at": _now(),
+                    }
+                )
+                .last_pk
+            )
+
+    def record_decisions(
+        self, photo_ids: Iterable[int], tag: str, action: Action, *, origin: str
+    ) -> list[int]:
+        """The same decision for many photos, all or none."""
+        with self.db.atomic():
+            return [self.record_decision(pid, tag, action, origin=origin) for pid in photo_ids]
+
+    def undo_decision(self, decision_id: int) -> None:
+        with self.db.atomic():
+            self.db.execute("delete from decisions where id = ?", [decision_id])
+
+    def tag_states(self, photo_id: int) -> dict[str, Action]:
+        """Each tag's latest decision for a photo."""
+        rows = self.db.execute(
+            "select tag, action from decisions where photo_id = ? order by id", [photo_id]
+        ).fetchall()
+        return {tag: action for tag, action in rows}
+
+    def confirmed_tags(self, photo_id: int) -> list[str]:
+        """Tags the user accepted or added, and has not since rejected or removed."""
+        return sorted(t for t, a in self.tag_states(photo_id).items() if a in ("accept", "add"))
+
+    def all_tag_states(self) -> dict[int, dict[str, Action]]:
+        """Latest decision per (photo, tag), for every photo with decisions."""
+        states: dict[int, dict[str, Action]] = {}
+        for photo_id, tag, action in self.db.execute(
+            "select photo_id, tag, action from decisions order by id"
+        ):
+            states.setdefault(photo_id, {})[tag] = action
+        return states
+
+    def user_tags(self) -> list[tuple[str, int]]:
+        """Tags the user confirmed anywhere, with how many photos carry each."""
+        counts: dict[str, int] = {}
+        for tags in self.all_tag_states().values():
+            for tag, action in tags.items():
+                if action in ("accept", "add"):
+                    counts[tag] = counts.get(tag, 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -1,0 +1,70 @@
+"""Shared fixtures: a fresh store, isolated app folders, real photos from ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+OUTPUT = ROOT / "test-output"
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared/data; skips the test with a clear reason if it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared test data not found at {path} (clone with ../shared beside the project)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own PHOTOTAGGER_HOME, so nothing touches the user's real data.
+
+    The ONNX export cache is shared across tests (it is keyed by content) to keep the run fast.
+    """
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("PHOTOTAGGER_HOME", str(home))
+    cache = tmp_path_factory.getbasetemp() / "shared-cache"
+    (home / "cache").parent.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(exist_ok=True)
+    (home / "cache").symlink_to(cache, target_is_directory=True)
+    for name in list(os.environ):
+        if name.startswith("PHOTOTAGGER_") and name != "PHOTOTAGGER_HOME":
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture
+def store():
+    from core.store import Store
+
+    with Store(":memory:") as db:
+        yield db
+
+
+@pytest.fixture(scope="session")
+def tagger(tmp_path_factory):
+    """The default backbone with its real bundled weights, on ONNX Runtime."""
+    from core.pipeline import Tagger
+
+    cache = tmp_path_factory.getbasetemp() / "shared-cache" / "onnx"
+    return Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache)
+
+
+@pytest.fixture
+def coco_dir() -> Path:
+    return shared("coco-mini")
+
+
+@pytest.fixture
+def output_dir(request) -> Path:
+    """A folder under test-output/ for screenshots and files a person may want to look at."""
+    path = OUTPUT / request.node.name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
