@@ -143,12 +143,12 @@ def tag(
     items = list(inputs) + (read_url_list(urls_file) if urls_file else [])
     if not items:
         raise click.UsageError("give at least one folder, file or URL (or --urls FILE)")
-    refs = list(collect(items))
-    if not refs:
-        _fail("no photos found in " + ", ".join(items), EXIT_PARTIAL)
     spec = get_backbone_spec(settings.backbone)
     if weights:
         spec = with_weights_file(spec, weights)
+    refs = list(collect(items))
+    if not refs:
+        _fail("no photos found in " + ", ".join(items), EXIT_PARTIAL)
     resolved = resolve_device(settings.device)
     with _open_store(settings, db_path) as store:
         tagger = Tagger.open(spec, device=resolved, cache_dir=cache_dir() / "onnx")

@@ -135,7 +135,7 @@ def class_tags(wnids: list[str], words: dict[str, list[str]]) -> list[str]:
         if choice is None:
             raise SystemExit(f"no unique tag for {wnid} {lemmas}: add it to RENAMED")
         taken.add(choice.lower())
-        tags.append(choice.lower() if not any(c.isupper() for c in choice[1:]) else choice)
+        tags.append(choice)
     return tags
 
 

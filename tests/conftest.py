@@ -18,7 +18,9 @@ def shared(*parts: str) -> Path:
     """A path under ../shared/data; skips the test with a clear reason if it is absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared test data not found at {path} (clone with ../shared beside the project)")
+        pytest.skip(
+            f"shared test data not found at {path} (clone with ../shared beside the project)"
+        )
     return path
 
 

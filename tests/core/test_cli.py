@@ -1,0 +1,128 @@
+"""The phototagger command: the main job, decisions, exports, errors and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+from core.store import Store
+from tests.conftest import ROOT, shared
+
+
+def run(*args: str, check_code: int | None = 0) -> subprocess.CompletedProcess:
+    out = subprocess.run(
+        [sys.executable, "-m", "core.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check_code is not None:
+        assert out.returncode == check_code, out.stderr
+    return out
+
+
+def test_help_is_quick_because_imports_are_lazy():
+    script = "import sys; import core.cli; print(sorted(m for m in ('torch', 'timm', 'onnxruntime', 'numpy', 'PIL') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+    assert "tag" in run("--help").stdout
+
+
+def test_tag_a_folder_to_csv_then_review_and_export(tagger, tmp_path):
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for path in sorted(shared("coco-mini", "train2017").glob("*.jpg"))[:8]:
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    db, out_csv = tmp_path / "t.db", tmp_path / "tags.csv"
+    result = run(
+        "tag",
+        str(folder),
+        "--db",
+        str(db),
+        "--csv",
+        str(out_csv),
+        "--threshold",
+        "0.1",
+        check_code=1,
+    )
+    assert "8 tagged, 1 failed, 0 already done" in result.stderr
+    assert f"failed: {folder / 'broken.jpg'}: " in result.stderr
+    with open(out_csv, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 9
+    good = [r for r in rows if r["status"] == "tagged"]
+    assert len(good) == 8 and all(r["hashtags"].startswith("#") for r in good)
+    assert next(r for r in rows if r["status"] == "failed")["error"]
+
+    first = folder / sorted(p.name for p in folder.iterdir())[0]
+    decided = run("decide", str(first), "--add", "grandma", "--add", "=SUM(A1)", "--db", str(db))
+    assert "grandma" in decided.stdout
+    out_json = tmp_path / "tags.json"
+    run(
+        "export",
+        "--format",
+        "json",
+        "--scope",
+        "confirmed",
+        "--out",
+        str(out_json),
+        "--db",
+        str(db),
+    )
+    data = {item["location"]: item for item in json.loads(out_json.read_text())}
+    assert data[str(first)]["hashtags"] == ["#suma1", "#grandma"]
+    run("export", "--out", str(out_csv), "--db", str(db))
+    with open(out_csv, newline="", encoding="utf-8-sig") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["location"] == str(first))
+    assert row["tags"].startswith("'=SUM(A1); grandma; ")
+
+    # Unchanged files are not decoded again, broken ones included.
+    again = run("tag", str(folder), "--db", str(db))
+    assert "0 tagged, 0 failed, 9 already done" in again.stderr
+
+
+def test_errors_are_one_line_with_meaningful_codes(tmp_path):
+    missing = run("tag", str(tmp_path / "nowhere"), "--db", str(tmp_path / "t.db"), check_code=3)
+    assert missing.stderr.strip().count("\n") == 0 and "no such file or folder" in missing.stderr
+    assert run("tag", check_code=2).returncode == 2
+    bad_backbone = run("tag", str(tmp_path), "--backbone", "nope", check_code=3)
+    assert "unknown backbone 'nope'" in bad_backbone.stderr
+    (tmp_path / "a.jpg").write_bytes(b"")
+    no_photo = run(
+        "decide",
+        str(tmp_path / "a.jpg"),
+        "--add",
+        "x",
+        "--db",
+        str(tmp_path / "t.db"),
+        check_code=3,
+    )
+    assert "tag it first" in no_photo.stderr
+    (tmp_path / "not.db").write_text("x" * 5000)
+    corrupt = run("tag", str(tmp_path / "a.jpg"), "--db", str(tmp_path / "not.db"), check_code=3)
+    assert "cannot open the database" in corrupt.stderr and "Traceback" not in corrupt.stderr
+
+
+def test_backbones_lists_availability():
+    out = run("backbones").stdout
+    assert "efficientnet-lite0 (default)" in out and "available" in out
+    assert "vgg16" in out and "timm hub" in out
+
+
+def test_decide_is_recorded_with_cli_origin(tmp_path, tagger):
+    photo = tmp_path / "p.jpg"
+    shutil.copy(sorted(shared("coco-mini", "train2017").glob("*.jpg"))[0], photo)
+    db = tmp_path / "t.db"
+    run("tag", str(photo), "--db", str(db))
+    run("decide", str(photo), "--reject", "dog", "--db", str(db))
+    with Store(db) as store:
+        assert store.db.execute("select tag, action, origin from decisions").fetchall() == [
+            ("dog", "reject", "cli")
+        ]

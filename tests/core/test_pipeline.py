@@ -1,0 +1,164 @@
+"""Batch tagging end to end on real photos: results, failures, cancel, re-runs, kills."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.pipeline import Progress, tag_photos
+from core.review import photo_tags
+from core.sources import iter_folder
+from core.store import Store
+from tests.conftest import ROOT, shared
+
+
+def _copy_photos(dest: Path, count: int) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(shared("coco-mini", "train2017").glob("*.jpg"))[:count]:
+        shutil.copy(path, dest / path.name)
+    return dest
+
+
+def test_tags_real_photos_with_sensible_hashtags(tagger, store):
+    folder = shared("imagenet-sample")
+    refs = [
+        r
+        for r in iter_folder(folder)
+        if any(k in r.uri for k in ("golden_retriever", "zebra", "airliner", "banana", "pizza"))
+    ]
+    assert len(refs) == 5
+    summary = tag_photos(refs, tagger=tagger, store=store)
+    assert (summary.tagged, summary.failed) == (5, 0)
+    for ref in refs:
+        expected = Path(ref.uri).stem.split("_", 1)[1].replace("_", " ")
+        tags = [t.tag for t in photo_tags(store, store.photo_id(ref.uri), threshold=0.1, top_k=8)]
+        assert expected in tags, (ref.uri, tags)
+    dog = photo_tags(
+        store,
+        store.photo_id(next(r.uri for r in refs if "golden" in r.uri)),
+        threshold=0.2,
+        top_k=8,
+    )
+    assert {"dog", "animal"} <= {t.tag for t in dog}
+
+
+def test_broken_files_fail_alone_and_the_batch_goes_on(tagger, store, tmp_path):
+    folder = _copy_photos(tmp_path / "album", 6)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.jpg").write_text("hello")
+    good = (folder / sorted(os.listdir(folder))[0]).read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 4])
+    seen: list[Progress] = []
+    summary = tag_photos(
+        iter_folder(folder), tagger=tagger, store=store, batch_size=4, progress=seen.append
+    )
+    assert (summary.tagged, summary.failed) == (6, 3)
+    failed = {Path(uri).name: reason for uri, reason in summary.errors}
+    assert set(failed) == {"empty.jpg", "text.jpg", "truncated.jpg"}
+    assert failed["empty.jpg"] == "the file is empty"
+    assert seen[-1].done == 9 and seen[-1].failed == 3 and seen[-1].total == 9
+    assert [p.done for p in seen] == sorted(p.done for p in seen)
+    statuses = {Path(p.uri).name: p.status for p in store.photos()}
+    assert statuses["text.jpg"] == "failed" and statuses[sorted(os.listdir(folder))[0]] == "tagged"
+
+
+def test_rerun_skips_done_photos_and_retags_changed_ones(tagger, store, tmp_path):
+    folder = _copy_photos(tmp_path / "album", 5)
+    first = tag_photos(iter_folder(folder), tagger=tagger, store=store)
+    again = tag_photos(iter_folder(folder), tagger=tagger, store=store)
+    assert (first.tagged, again.tagged, again.skipped) == (5, 0, 5)
+    changed = sorted(folder.iterdir())[2]
+    Image.open(changed).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(changed)
+    third = tag_photos(iter_folder(folder), tagger=tagger, store=store)
+    assert (third.tagged, third.skipped) == (1, 4)
+    forced = tag_photos(iter_folder(folder), tagger=tagger, store=store, rescan=True)
+    assert forced.tagged == 5
+
+
+def test_cancel_stops_after_the_batch_in_flight(tagger, store, tmp_path):
+    folder = _copy_photos(tmp_path / "album", 40)
+    cancel = threading.Event()
+
+    def stop_after_first_batch(progress: Progress) -> None:
+        cancel.set()
+
+    summary = tag_photos(
+        iter_folder(folder),
+        tagger=tagger,
+        store=store,
+        batch_size=4,
+        progress=stop_after_first_batch,
+        cancel=cancel,
+    )
+    assert summary.cancelled and summary.tagged == 4
+    assert store.db.execute("select status from runs").fetchone()[0] == "cancelled"
+    rest = tag_photos(iter_folder(folder), tagger=tagger, store=store)
+    assert (rest.tagged, rest.skipped) == (36, 4)
+
+
+def test_a_killed_run_loses_nothing_and_a_rerun_finishes(tagger, tmp_path):
+    """SIGKILL the CLI mid-batch: finished batches stay, the rerun does only the rest."""
+    folder = _copy_photos(tmp_path / "album", 159)
+    total = len(list(folder.iterdir()))
+    db = tmp_path / "tags.db"
+    cmd = [
+        sys.executable,
+        "-m",
+        "core.cli",
+        "tag",
+        str(folder),
+        "--db",
+        str(db),
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    analysed = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(db, timeout=1) as con:
+                analysed = con.execute("select count(*) from analyses").fetchone()[0]
+        except sqlite3.OperationalError:
+            continue
+        if analysed >= 10:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    with Store(db) as store:
+        kept = store.db.execute("select count(*) from analyses").fetchone()[0]
+        assert 10 <= kept < total
+        assert kept % 2 == 0, "a batch was half written"
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{total - kept} tagged, 0 failed, {kept} already done" in rerun.stderr
+    with Store(db) as store:
+        counts = store.db.execute(
+            "select (select count(*) from photos), (select count(*) from analyses),"
+            " (select count(distinct photo_id) from suggestions),"
+            " (select count(*) from (select photo_id, tag, source from suggestions group by 1, 2, 3 having count(*) > 1))"
+        ).fetchone()
+    assert counts == (total, total, total, 0)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "P"])
+def test_unusual_modes_are_tagged_like_their_rgb_version(tagger, store, tmp_path, mode):
+    src = Image.open(sorted(shared("coco-mini", "train2017").glob("*.jpg"))[0]).convert("RGB")
+    ext = "jpg" if mode in ("L", "CMYK") else "png"
+    src.convert(mode).save(tmp_path / f"x.{ext}")
+    summary = tag_photos(iter_folder(tmp_path), tagger=tagger, store=store)
+    assert summary.tagged == 1
