@@ -1,0 +1,165 @@
+"""Tagging throughput: our pipeline against the way a timm user would write it, and the ceiling.
+
+Sets: (a) at least 100 multi-megapixel camera JPEGs assembled from
+``decode-bench`` (links to the 2 MP+ files, repeated), (b) ``imagenet-sample``.
+Per set, in one run:
+
+- ours: ``core.pipeline.tag_photos`` end to end (decode, preprocess, infer, store);
+- reference: a Dataset of paths, ``timm.data.create_transform`` from the model's
+  data config, a torch DataLoader with 2 workers, eager torch, the same weights;
+- ceiling: the runtime's forward pass alone on ready tensors;
+- decode: our decode + preprocess alone, on the same thread pool.
+
+Then the re-run: ``phototagger tag`` over set (b) twice, the second time with
+nothing to do. Peak RSS of our pipeline is read before torch is imported.
+
+Usage: python bench/throughput.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from _common import ROOT, peak_rss_mb, shared
+
+from core.pipeline import Tagger, prepare, tag_photos
+from core.sources import iter_folder
+from core.store import Store
+
+BATCH = 32
+
+
+def camera_folder(dest: Path, count: int) -> Path:
+    root = shared("decode-bench")
+    with open(root / "manifest.csv", newline="") as fh:
+        big = [root / r["path"] for r in csv.DictReader(fh)
+               if r["format"] == "JPEG" and int(r["width"]) * int(r["height"]) >= 2_000_000]
+    dest.mkdir(parents=True)
+    for i in range(count):
+        src = big[i % len(big)]
+        (dest / f"{i:04d}_{src.name}").symlink_to(src)
+    return dest
+
+
+def ours(refs, tagger: Tagger) -> float:
+    with Store(":memory:") as store:
+        start = time.perf_counter()
+        summary = tag_photos(refs, tagger=tagger, store=store, batch_size=BATCH)
+        elapsed = time.perf_counter() - start
+    assert summary.failed == 0, summary.errors[:3]
+    return len(refs) / elapsed
+
+
+def decode_only(refs, tagger: Tagger) -> float:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(lambda r: prepare(r, tagger.data_config), refs))
+    return len(refs) / (time.perf_counter() - start)
+
+
+def ceiling(tagger: Tagger, n: int) -> float:
+    import numpy as np
+
+    batch = np.random.default_rng(0).normal(size=(BATCH, *tagger.data_config.input_size)).astype(np.float32)
+    tagger.runtime.run(batch)
+    runs = max(2, n // BATCH)
+    start = time.perf_counter()
+    for _ in range(runs):
+        tagger.runtime.run(batch)
+    return runs * BATCH / (time.perf_counter() - start)
+
+
+def reference(paths: list[str], backbone: str) -> float:
+    """The textbook timm loop: Dataset + create_transform + DataLoader(2 workers) + eager torch."""
+    import timm
+    import torch
+    from PIL import Image
+
+    from core.backbones import get_backbone_spec, load_backbone
+
+    loaded = load_backbone(get_backbone_spec(backbone))
+    model = loaded.model.eval()
+    transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=model))
+
+    class Photos(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(paths)
+
+        def __getitem__(self, i: int):
+            return transform(Image.open(paths[i]).convert("RGB"))
+
+    loader = torch.utils.data.DataLoader(Photos(), batch_size=BATCH, num_workers=2)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for batch in loader:
+            model(batch)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def cli_runs(folder: Path) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "PHOTOTAGGER_HOME": home}
+        cmd = [sys.executable, "-m", "core.cli", "tag", str(folder), "--device", "cpu"]
+        subprocess.run([*cmd[:-3], str(next(folder.iterdir())), "--device", "cpu"], env=env, cwd=ROOT,
+                       check=True, capture_output=True)  # the one-time ONNX export, not timed
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+    return {"first_run_s": round(times[0], 2), "rerun_s": round(times[1], 3),
+            "speedup": round(times[0] / times[1], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=0, help="photos per set (default: all; 120 camera)")
+    parser.add_argument("--backbone", default="efficientnet-lite0")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "onnx"
+        # Export once in a child process, so this one never imports torch before RSS is read.
+        subprocess.run([sys.executable, "-c", f"from core.pipeline import Tagger; from pathlib import Path; "
+                        f"Tagger.open({args.backbone!r}, device='cpu', cache_dir=Path({str(cache)!r}))"],
+                       cwd=ROOT, check=True)
+        tagger = Tagger.open(args.backbone, device="cpu", cache_dir=cache)
+        camera = camera_folder(Path(tmp) / "camera", args.limit or 120)
+        sets = {"camera_jpegs": list(iter_folder(camera)), "imagenet_sample": list(iter_folder(shared("imagenet-sample")))}
+        if args.limit:
+            sets = {k: v[: args.limit] for k, v in sets.items()}
+        results = {name: {"photos": len(refs), "ours": ours(refs, tagger), "decode": decode_only(refs, tagger),
+                          "ceiling": ceiling(tagger, len(refs))} for name, refs in sets.items()}
+        rss = peak_rss_mb()
+        assert "torch" not in sys.modules
+        for name, refs in sets.items():
+            results[name]["reference"] = reference([os.path.realpath(r.uri) for r in refs], args.backbone)
+        rerun = cli_runs(shared("imagenet-sample"))
+    out = {"benchmark": "throughput", "backbone": args.backbone, "runtime": tagger.runtime.name,
+           "cpu_count": os.cpu_count(), "unit": "photos/s", "peak_rss_ours_mb": round(rss)}
+    for name, r in results.items():
+        out[name] = {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()}
+        out[name]["ours_vs_reference"] = round(r["ours"] / r["reference"], 2)
+        out[name]["ours_vs_ceiling"] = round(r["ours"] / r["ceiling"], 2)
+    out["rerun"] = rerun
+    cam, ima = out["camera_jpegs"], out["imagenet_sample"]
+    out["targets"] = {
+        "camera_vs_reference>=5": cam["ours_vs_reference"] >= 5,
+        "camera_vs_ceiling>=0.6": cam["ours_vs_ceiling"] >= 0.6,
+        "imagenet_vs_reference>=2": ima["ours_vs_reference"] >= 2,
+        "peak_rss<2GB": rss < 2048,
+        "rerun_speedup>=20": rerun["speedup"] >= 20,
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
