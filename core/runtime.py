@@ -55,6 +55,8 @@ class OnnxCpuRuntime:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or os.cpu_count() or 1
+        # Spinning worker threads would steal the cores the decoders need between batches.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -89,6 +91,13 @@ def resolve_device(device: str) -> str:
     if found is None or not device.startswith(found):
         raise BackboneUnavailable(f"device {device!r} is not available on this machine")
     return device
+
+
+def offered_devices() -> tuple[str, ...]:
+    """The devices worth offering in a menu, found without importing torch."""
+    if not _may_have_accelerator():
+        return ("auto", "cpu")
+    return ("auto", "cpu", "mps") if sys.platform == "darwin" else ("auto", "cpu", "cuda")
 
 
 def _may_have_accelerator() -> bool:

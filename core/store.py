@@ -26,8 +26,8 @@ from core.errors import StoreError
 from core.sources import PhotoRef
 from core.vocabulary import TagScore, normalise_tag
 
-Action = Literal["accept", "reject", "add", "remove"]
-ACTIONS: tuple[Action, ...] = ("accept", "reject", "add", "remove")
+Action = Literal["accept", "reject", "add", "remove", "pick", "unpick", "rate"]
+ACTIONS: tuple[Action, ...] = ("accept", "reject", "add", "remove", "pick", "unpick", "rate")
 
 migrations = Migrations("phototagger")
 
@@ -106,6 +106,29 @@ def m001_initial(db: Database) -> None:
         not_null={"tag", "action"},
     )
     db["decisions"].create_index(["photo_id", "tag"])
+
+
+@migrations()
+def m003_curation(db: Database) -> None:
+    # Star ratings are decisions with a number (core.curate); pixel measures and the
+    # perceptual hash are cached per photo version so curating again decodes nothing.
+    db["decisions"].add_column("value", float)
+    db["photo_quality"].create(
+        {
+            "photo_id": int,
+            "size": int,
+            "mtime": int,
+            "dhash": str,
+            "sharpness": float,
+            "exposure": float,
+            "noise": float,
+            "megapixels": float,
+            "jpeg_quality": float,
+            "error": str,
+        },
+        pk="photo_id",
+        foreign_keys=[("photo_id", "photos")],
+    )
 
 
 @dataclass(frozen=True)
@@ -370,6 +393,26 @@ class Store:
         rows = self.db.execute(sql + " order by score desc", params).fetchall()
         return [TagScore(tag, score, source) for tag, score, source in rows]
 
+    def suggestions_for(
+        self, photo_ids: Iterable[int], *, backbone: str | None = None
+    ) -> dict[int, list[TagScore]]:
+        """Suggestions of many photos in a few queries (the GUI's grid of thousands)."""
+        ids = list(photo_ids)
+        found: dict[int, list[TagScore]] = {pid: [] for pid in ids}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            chunk = ids[start : start + 900]
+            sql = (
+                "select photo_id, tag, score, source from suggestions"
+                f" where photo_id in ({','.join('?' * len(chunk))})"
+            )
+            params: list = list(chunk)
+            if backbone:
+                sql += " and backbone = ?"
+                params.append(backbone)
+            for pid, tag, score, source in self.db.execute(sql + " order by score desc", params):
+                found[pid].append(TagScore(tag, score, source))
+        return found
+
     def embeddings(self, *, backbone: str) -> tuple[list[int], np.ndarray]:
         """Photo ids and their embeddings (float32, one row each) for ``backbone``."""
         rows = self.db.execute(
@@ -386,9 +429,18 @@ class Store:
     # -- decisions -------------------------------------------------------------
 
     def record_decision(
-        self, photo_id: int, tag: str, action: Action, *, origin: str = "cli"
+        self,
+        photo_id: int,
+        tag: str,
+        action: Action,
+        *,
+        origin: str = "cli",
+        value: float | None = None,
     ) -> int:
-        """Record and commit one decision; returns its id (for undo)."""
+        """Record and commit one decision; returns its id (for undo).
+
+        ``value`` carries a number with the decision (the stars of a ``rate``).
+        """
         if action not in ACTIONS:
             raise StoreError(f"unknown decision {action!r}; use one of {', '.join(ACTIONS)}")
         tag = normalise_tag(tag)
@@ -404,6 +456,7 @@ class Store:
                         "action": action,
                         "origin": origin,
                         "decided_at": _now(),
+                        "value": value,
                     }
                 )
                 .last_pk
