@@ -37,7 +37,11 @@ def evaluate(name: str, photos: list[tuple[Path, int]], cache: Path) -> dict:
         elapsed = time.perf_counter() - start
         top1 = top5 = 0
         for path, label in photos:
-            ranked = [s.tag for s in store.suggestions(store.photo_id(os.path.abspath(path))) if s.source == "imagenet"]
+            ranked = [
+                s.tag
+                for s in store.suggestions(store.photo_id(os.path.abspath(path)))
+                if s.source == "imagenet"
+            ]
             top1 += ranked[:1] == [tags[label]]
             top5 += tags[label] in ranked[:5]
     n = len(photos)
@@ -66,13 +70,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         results = [evaluate(name, photos, Path(cache)) for name in names]
     default = next((r for r in results if r["backbone"] == "efficientnet-lite0"), None)
-    print(json.dumps({
-        "benchmark": "accuracy",
-        "dataset": "imagenet-sample (1000 photos, one per class)",
-        "results": results,
-        "target": {"efficientnet-lite0_top1_min": 0.88},
-        "met": None if default is None else default["top1"] >= 0.88,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "benchmark": "accuracy",
+                "dataset": "imagenet-sample (1000 photos, one per class)",
+                "results": results,
+                "target": {"efficientnet-lite0_top1_min": 0.88},
+                "met": None if default is None else default["top1"] >= 0.88,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,11 @@ BATCH = 32
 def camera_folder(dest: Path, count: int) -> Path:
     root = shared("decode-bench")
     with open(root / "manifest.csv", newline="") as fh:
-        big = [root / r["path"] for r in csv.DictReader(fh)
-               if r["format"] == "JPEG" and int(r["width"]) * int(r["height"]) >= 2_000_000]
+        big = [
+            root / r["path"]
+            for r in csv.DictReader(fh)
+            if r["format"] == "JPEG" and int(r["width"]) * int(r["height"]) >= 2_000_000
+        ]
     dest.mkdir(parents=True)
     for i in range(count):
         src = big[i % len(big)]
@@ -69,7 +72,11 @@ def decode_only(refs, tagger: Tagger) -> float:
 def ceiling(tagger: Tagger, n: int) -> float:
     import numpy as np
 
-    batch = np.random.default_rng(0).normal(size=(BATCH, *tagger.data_config.input_size)).astype(np.float32)
+    batch = (
+        np.random.default_rng(0)
+        .normal(size=(BATCH, *tagger.data_config.input_size))
+        .astype(np.float32)
+    )
     tagger.runtime.run(batch)
     runs = max(2, n // BATCH)
     start = time.perf_counter()
@@ -109,42 +116,77 @@ def cli_runs(folder: Path) -> dict:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "PHOTOTAGGER_HOME": home}
         cmd = [sys.executable, "-m", "core.cli", "tag", str(folder), "--device", "cpu"]
-        subprocess.run([*cmd[:-3], str(next(folder.iterdir())), "--device", "cpu"], env=env, cwd=ROOT,
-                       check=True, capture_output=True)  # the one-time ONNX export, not timed
+        subprocess.run(
+            [*cmd[:-3], str(next(folder.iterdir())), "--device", "cpu"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )  # the one-time ONNX export, not timed
         times = []
         for _ in range(2):
             start = time.perf_counter()
             subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
             times.append(time.perf_counter() - start)
-    return {"first_run_s": round(times[0], 2), "rerun_s": round(times[1], 3),
-            "speedup": round(times[0] / times[1], 1)}
+    return {
+        "first_run_s": round(times[0], 2),
+        "rerun_s": round(times[1], 3),
+        "speedup": round(times[0] / times[1], 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=0, help="photos per set (default: all; 120 camera)")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="photos per set (default: all; 120 camera)"
+    )
     parser.add_argument("--backbone", default="efficientnet-lite0")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "onnx"
         # Export once in a child process, so this one never imports torch before RSS is read.
-        subprocess.run([sys.executable, "-c", f"from core.pipeline import Tagger; from pathlib import Path; "
-                        f"Tagger.open({args.backbone!r}, device='cpu', cache_dir=Path({str(cache)!r}))"],
-                       cwd=ROOT, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from core.pipeline import Tagger; from pathlib import Path; "
+                f"Tagger.open({args.backbone!r}, device='cpu', cache_dir=Path({str(cache)!r}))",
+            ],
+            cwd=ROOT,
+            check=True,
+        )
         tagger = Tagger.open(args.backbone, device="cpu", cache_dir=cache)
         camera = camera_folder(Path(tmp) / "camera", args.limit or 120)
-        sets = {"camera_jpegs": list(iter_folder(camera)), "imagenet_sample": list(iter_folder(shared("imagenet-sample")))}
+        sets = {
+            "camera_jpegs": list(iter_folder(camera)),
+            "imagenet_sample": list(iter_folder(shared("imagenet-sample"))),
+        }
         if args.limit:
             sets = {k: v[: args.limit] for k, v in sets.items()}
-        results = {name: {"photos": len(refs), "ours": ours(refs, tagger), "decode": decode_only(refs, tagger),
-                          "ceiling": ceiling(tagger, len(refs))} for name, refs in sets.items()}
+        results = {
+            name: {
+                "photos": len(refs),
+                "ours": ours(refs, tagger),
+                "decode": decode_only(refs, tagger),
+                "ceiling": ceiling(tagger, len(refs)),
+            }
+            for name, refs in sets.items()
+        }
         rss = peak_rss_mb()
         assert "torch" not in sys.modules
         for name, refs in sets.items():
-            results[name]["reference"] = reference([os.path.realpath(r.uri) for r in refs], args.backbone)
+            results[name]["reference"] = reference(
+                [os.path.realpath(r.uri) for r in refs], args.backbone
+            )
         rerun = cli_runs(shared("imagenet-sample"))
-    out = {"benchmark": "throughput", "backbone": args.backbone, "runtime": tagger.runtime.name,
-           "cpu_count": os.cpu_count(), "unit": "photos/s", "peak_rss_ours_mb": round(rss)}
+    out = {
+        "benchmark": "throughput",
+        "backbone": args.backbone,
+        "runtime": tagger.runtime.name,
+        "cpu_count": os.cpu_count(),
+        "unit": "photos/s",
+        "peak_rss_ours_mb": round(rss),
+    }
     for name, r in results.items():
         out[name] = {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()}
         out[name]["ours_vs_reference"] = round(r["ours"] / r["reference"], 2)
