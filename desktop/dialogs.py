@@ -1,0 +1,321 @@
+"""Dialogs: settings (generated from :mod:`core.settings`), export, image URLs, shortcuts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import PhotoTaggerError
+from core.settings import Settings, editable_fields, validate
+from core.sources import is_url
+
+BOT_SECTION = "Telegram bot"
+
+
+class SettingsDialog(QDialog):
+    """One tab per settings section, one editor per field, built from the field metadata.
+
+    A field with ``choices`` gets a combo box (``"backbones"`` means the
+    registry), bools a check box, numbers a spin box with the field's range,
+    ``kind="file"`` a path with a Browse button. The Telegram bot section is a
+    placeholder for the bot panel, which drives ``bot.runner``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backbones: list[tuple[str, str]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(520)
+        self._settings = settings
+        self._backbones = backbones
+        self.editors: dict[str, QWidget] = {}
+        self.tabs = QTabWidget()
+        forms: dict[str, QFormLayout] = {}
+        for f in editable_fields():
+            section = f.metadata.get("section", "General")
+            if section == BOT_SECTION:
+                continue  # the bot panel owns these (see _bot_page)
+            if section not in forms:
+                page = QWidget()
+                forms[section] = QFormLayout(page)
+                forms[section].setSpacing(10)
+                self.tabs.addTab(page, section)
+            editor = self._editor(f, getattr(settings, f.name))
+            editor.setToolTip(f.metadata.get("help", ""))
+            self.editors[f.name] = editor
+            label = QLabel(f.metadata.get("label", f.name))
+            label.setToolTip(f.metadata.get("help", ""))
+            forms[section].addRow(label, editor)
+        self.tabs.addTab(self._bot_page(), BOT_SECTION)
+        self.error = QLabel()
+        self.error.setObjectName("photoError")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+    def _bot_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        note = QLabel(
+            "The Telegram bot answers a photo with its hashtags.\n"
+            "Its controls (token, allowed users, start and stop) will live here."
+        )
+        note.setObjectName("hint")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        layout.addStretch(1)
+        return page
+
+    def _editor(self, f: dataclasses.Field, value: Any) -> QWidget:
+        meta = f.metadata
+        choices = meta.get("choices")
+        if choices == "backbones":
+            box = QComboBox()
+            for name, label in self._backbones:
+                box.addItem(label, name)
+            box.setCurrentIndex(max(0, box.findData(value)))
+            return box
+        if isinstance(choices, tuple):
+            box = QComboBox()
+            for choice in choices:
+                box.addItem(str(choice), choice)
+            box.setCurrentIndex(max(0, box.findData(value)))
+            return box
+        if f.type in (bool, "bool"):
+            check = QCheckBox()
+            check.setChecked(bool(value))
+            return check
+        if f.type in (int, "int"):
+            spin = QSpinBox()
+            spin.setRange(int(meta.get("minimum", 0)), int(meta.get("maximum", 1_000_000)))
+            spin.setValue(int(value))
+            return spin
+        if f.type in (float, "float"):
+            dspin = QDoubleSpinBox()
+            dspin.setRange(float(meta.get("minimum", 0.0)), float(meta.get("maximum", 1e9)))
+            dspin.setSingleStep(float(meta.get("step", 0.1)))
+            dspin.setDecimals(2)
+            dspin.setValue(float(value))
+            return dspin
+        edit = QLineEdit(str(value))
+        if meta.get("kind") != "file":
+            return edit
+        edit.setPlaceholderText("default location")
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(edit, 1)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(lambda: self._browse(edit))
+        layout.addWidget(browse)
+        row.setProperty("lineEdit", edit)
+        return row
+
+    def _browse(self, edit: QLineEdit) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Database file", edit.text(), "SQLite (*.db);;All files (*)"
+        )
+        if path:
+            edit.setText(path)
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, editor in self.editors.items():
+            if isinstance(editor, QComboBox):
+                out[name] = editor.currentData()
+            elif isinstance(editor, QCheckBox):
+                out[name] = editor.isChecked()
+            elif isinstance(editor, QSpinBox | QDoubleSpinBox):
+                out[name] = editor.value()
+            elif isinstance(editor, QLineEdit):
+                out[name] = editor.text()
+            else:
+                out[name] = editor.property("lineEdit").text()
+        return out
+
+    def result_settings(self) -> Settings:
+        """The edited settings, validated by core (raises PhotoTaggerError)."""
+        return validate(dataclasses.replace(self._settings, **self.values()))
+
+    def accept(self) -> None:
+        try:
+            self.result_settings()
+        except PhotoTaggerError as exc:
+            self.error.setText(str(exc))
+            return
+        super().accept()
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    path: Path
+    format: str  # csv or json
+    scope: str  # confirmed or suggested
+    selection_only: bool
+
+
+class ExportDialog(QDialog):
+    """Where to export, in which format, and whether suggestions go with confirmed tags."""
+
+    def __init__(self, *, default_path: Path, selected: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export tags")
+        self.setMinimumWidth(520)
+        self.csv_radio = QRadioButton("CSV — opens in any spreadsheet")
+        self.json_radio = QRadioButton("JSON — with scores and states")
+        self.csv_radio.setChecked(True)
+        formats = QButtonGroup(self)
+        formats.addButton(self.csv_radio)
+        formats.addButton(self.json_radio)
+        self.confirmed_radio = QRadioButton("Confirmed tags only (accepted and added)")
+        self.suggested_radio = QRadioButton("Confirmed tags plus open suggestions")
+        self.confirmed_radio.setChecked(True)
+        scopes = QButtonGroup(self)
+        scopes.addButton(self.confirmed_radio)
+        scopes.addButton(self.suggested_radio)
+        self.selection_check = QCheckBox(f"Only the {selected} selected photos")
+        self.selection_check.setEnabled(selected > 0)
+        self.path_edit = QLineEdit(str(default_path))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.csv_radio.toggled.connect(self._sync_suffix)
+
+        form = QFormLayout()
+        format_box = QVBoxLayout()
+        format_box.addWidget(self.csv_radio)
+        format_box.addWidget(self.json_radio)
+        form.addRow("Format", format_box)
+        scope_box = QVBoxLayout()
+        scope_box.addWidget(self.confirmed_radio)
+        scope_box.addWidget(self.suggested_radio)
+        form.addRow("Tags", scope_box)
+        form.addRow("Photos", self.selection_check)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        form.addRow("Save to", path_row)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Save).setText("Export")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _sync_suffix(self) -> None:
+        path = Path(self.path_edit.text())
+        self.path_edit.setText(
+            str(path.with_suffix(".csv" if self.csv_radio.isChecked() else ".json"))
+        )
+
+    def _browse(self) -> None:
+        kind = "CSV (*.csv)" if self.csv_radio.isChecked() else "JSON (*.json)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export tags", self.path_edit.text(), kind)
+        if path:
+            self.path_edit.setText(path)
+
+    def choice(self) -> ExportChoice:
+        return ExportChoice(
+            path=Path(self.path_edit.text()).expanduser(),
+            format="csv" if self.csv_radio.isChecked() else "json",
+            scope="confirmed" if self.confirmed_radio.isChecked() else "suggested",
+            selection_only=self.selection_check.isChecked(),
+        )
+
+
+class UrlDialog(QDialog):
+    """A list of image URLs, one a line; they are fetched into memory when tagged."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add image URLs")
+        self.setMinimumSize(560, 320)
+        hint = QLabel("Paste http(s) image URLs, one a line. They are fetched into memory only.")
+        hint.setWordWrap(True)
+        self.edit = QPlainTextEdit()
+        self.edit.setPlaceholderText("https://example.org/photo.jpg")
+        self.problem = QLabel()
+        self.problem.setObjectName("photoError")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.problem)
+        layout.addWidget(buttons)
+
+    def urls(self) -> list[str]:
+        lines = [line.strip() for line in self.edit.toPlainText().splitlines()]
+        return [line for line in lines if line and not line.startswith("#")]
+
+    def accept(self) -> None:
+        bad = [u for u in self.urls() if not is_url(u)]
+        if bad:
+            self.problem.setText(f"Not an http(s) URL: {bad[0]}")
+            return
+        super().accept()
+
+
+class ShortcutsDialog(QDialog):
+    """Every action with its keys, read from the window's actions so it never goes stale."""
+
+    def __init__(self, shortcuts: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.setMinimumSize(460, 480)
+        table = QTableWidget(len(shortcuts), 2)
+        table.setHorizontalHeaderLabels(["Action", "Keys"])
+        table.verticalHeader().hide()
+        table.horizontalHeader().setStretchLastSection(True)
+        for row, (label, keys) in enumerate(shortcuts):
+            table.setItem(row, 0, QTableWidgetItem(label))
+            table.setItem(row, 1, QTableWidgetItem(keys))
+        table.resizeColumnToContents(0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        layout.addWidget(buttons)

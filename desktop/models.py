@@ -1,0 +1,260 @@
+"""Qt item models for the photo grid: thousands of rows held as small Python objects.
+
+The model keeps one :class:`PhotoItem` per photo and a bounded cache of
+thumbnails; a thumbnail is requested only when the view asks for a row's
+picture, that is when the row is on screen.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QImage, QPixmap
+
+from core.review import PhotoTag
+from core.sources import PhotoRef
+from desktop.workers import PhotoUpdate, ThumbnailLoader
+
+PhotoState = Literal["untagged", "suggested", "reviewed", "failed"]
+STATES: tuple[PhotoState, ...] = ("untagged", "suggested", "reviewed", "failed")
+
+ItemRole = Qt.ItemDataRole.UserRole + 1
+ThumbnailRole = Qt.ItemDataRole.UserRole + 2
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(eq=False, slots=True)
+class PhotoItem:
+    """One photo in the grid: where it is, what the engine said, what the user decided."""
+
+    ref: PhotoRef
+    photo_id: int | None = None
+    status: str = "new"
+    error: str | None = None
+    tags: tuple[PhotoTag, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def state(self) -> PhotoState:
+        if self.status == "failed":
+            return "failed"
+        if any(t.state != "suggested" for t in self.tags):
+            return "reviewed"
+        if self.status == "tagged":
+            return "suggested"
+        return "untagged"
+
+    @property
+    def visible_tags(self) -> list[PhotoTag]:
+        """Tags the grid shows: confirmed and open suggestions, not rejected ones."""
+        return [t for t in self.tags if t.state != "rejected"]
+
+
+class ThumbnailModel(QAbstractListModel):
+    """The photos of the open folder, with thumbnails that fill in as they are made.
+
+    Signals:
+        itemsChanged: Statuses or tags changed (counts and filters need a refresh).
+    """
+
+    itemsChanged = Signal()
+
+    def __init__(
+        self, loader: ThumbnailLoader, *, thumb_size: int, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._items: list[PhotoItem] = []
+        self._rows: dict[str, int] = {}
+        self._loader = loader
+        self.thumb_size = thumb_size
+        self._thumbs: OrderedDict[str, QPixmap] = OrderedDict()
+        self._failed_thumbs: set[str] = set()
+        # Enough for several screens at 4K; older ones are reloaded from the disk cache.
+        self.max_cached_thumbs = 1500
+        loader.loaded.connect(self._on_thumbnail)
+        loader.failed.connect(self._on_thumbnail_failed)
+
+    # -- Qt model API ----------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == ItemRole:
+            return item
+        if role == ThumbnailRole:
+            return self.thumbnail(item)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [item.ref.uri]
+            if item.error:
+                lines.append(f"Failed: {item.error}")
+            return "\n".join(lines)
+        return None
+
+    # -- contents ---------------------------------------------------------------
+
+    def set_refs(self, refs: Iterable[PhotoRef]) -> None:
+        """Show these photos (a folder just opened); the old rows go at once."""
+        self.beginResetModel()
+        self._items = [PhotoItem(ref) for ref in refs]
+        self._rows = {item.ref.uri: row for row, item in enumerate(self._items)}
+        self._thumbs.clear()
+        self._failed_thumbs.clear()
+        self._loader.clear()
+        self.endResetModel()
+        self.itemsChanged.emit()
+
+    def append_refs(self, refs: Iterable[PhotoRef]) -> None:
+        new = [PhotoItem(r) for r in refs if r.uri not in self._rows]
+        if not new:
+            return
+        first = len(self._items)
+        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+        for offset, item in enumerate(new):
+            self._items.append(item)
+            self._rows[item.ref.uri] = first + offset
+        self.endInsertRows()
+        self.itemsChanged.emit()
+
+    def items(self) -> list[PhotoItem]:
+        return list(self._items)
+
+    def item(self, row: int) -> PhotoItem:
+        return self._items[row]
+
+    def item_by_uri(self, uri: str) -> PhotoItem | None:
+        row = self._rows.get(uri)
+        return None if row is None else self._items[row]
+
+    def item_by_id(self, photo_id: int) -> PhotoItem | None:
+        return next((i for i in self._items if i.photo_id == photo_id), None)
+
+    def apply_updates(self, updates: Iterable[PhotoUpdate]) -> None:
+        """Merge what a tagging batch or the database said; repaints only those rows."""
+        rows = []
+        for update in updates:
+            row = self._rows.get(update.uri)
+            if row is None:
+                continue
+            item = self._items[row]
+            if update.photo_id is not None:
+                item.photo_id = update.photo_id
+            item.status = update.status
+            item.error = update.error
+            item.tags = update.tags
+            rows.append(row)
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [ItemRole])
+            self.itemsChanged.emit()
+
+    # -- thumbnails ------------------------------------------------------------
+
+    def set_thumb_size(self, size: int) -> None:
+        self.beginResetModel()
+        self.thumb_size = size
+        self._thumbs.clear()
+        self._failed_thumbs.clear()
+        self._loader.clear()
+        self.endResetModel()
+
+    def thumbnail(self, item: PhotoItem) -> QPixmap | None:
+        """The cached thumbnail, or None after asking the loader for it."""
+        uri = item.ref.uri
+        pixmap = self._thumbs.get(uri)
+        if pixmap is not None:
+            self._thumbs.move_to_end(uri)
+            return pixmap
+        if uri not in self._failed_thumbs:
+            self._loader.request(item.ref, self.thumb_size)
+        return None
+
+    def has_thumbnail(self, row: int) -> bool:
+        uri = self._items[row].ref.uri
+        return uri in self._thumbs or uri in self._failed_thumbs
+
+    def _on_thumbnail(self, uri: str, size: int, image: QImage) -> None:
+        row = self._rows.get(uri)
+        if size != self.thumb_size or row is None:
+            return
+        self._thumbs[uri] = QPixmap.fromImage(image)
+        while len(self._thumbs) > self.max_cached_thumbs:
+            self._thumbs.popitem(last=False)
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [ThumbnailRole])
+
+    def _on_thumbnail_failed(self, uri: str, size: int, reason: str) -> None:
+        row = self._rows.get(uri)
+        if size != self.thumb_size or row is None:
+            return
+        self._failed_thumbs.add(uri)
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [ThumbnailRole])
+
+    # -- summaries -------------------------------------------------------------
+
+    def state_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for item in self._items:
+            counts[item.state] += 1
+        return counts
+
+    def tag_counts(self) -> list[tuple[str, int]]:
+        """Each tag shown on any photo, with how many photos show it, most common first."""
+        counts: dict[str, int] = {}
+        for item in self._items:
+            for tag in item.visible_tags:
+                counts[tag.tag] = counts.get(tag.tag, 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+class PhotoFilterProxyModel(QSortFilterProxyModel):
+    """Narrows the grid to one state and/or one tag."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state: PhotoState | None = None
+        self.tag: str | None = None
+        self.setDynamicSortFilter(True)
+
+    def set_state(self, state: PhotoState | None) -> None:
+        self._change_filter(state=state, tag=self.tag)
+
+    def set_tag(self, tag: str | None) -> None:
+        self._change_filter(state=self.state, tag=tag or None)
+
+    def _change_filter(self, *, state: PhotoState | None, tag: str | None) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10 and later
+            self.beginFilterChange()
+            self.state, self.tag = state, tag
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.state, self.tag = state, tag
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
+        if self.state is None and self.tag is None:
+            return True
+        item: PhotoItem = self.sourceModel().item(source_row)  # type: ignore[attr-defined]
+        if self.state is not None and item.state != self.state:
+            return False
+        return self.tag is None or any(t.tag == self.tag for t in item.visible_tags)

@@ -1,0 +1,124 @@
+"""The database worker's jobs: plain functions of a Store, run off the GUI thread.
+
+Each returns plain data (lists of :class:`PhotoUpdate`, ids, counts) that the
+window applies on the GUI thread. Keeping them Qt-free keeps them testable and
+keeps the window's code about the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from core.export import export_rows, write_csv, write_json
+from core.review import photo_tags_many
+from core.sources import PhotoRef, collect, iter_folder
+from core.store import Store
+from desktop.workers import PhotoUpdate
+
+
+def scan_folder(_store: Store, folder: Path) -> list[PhotoRef]:
+    return list(iter_folder(folder))
+
+
+def scan_inputs(_store: Store, inputs: list[str]) -> list[PhotoRef]:
+    """Dropped files and folders; ones that vanished meanwhile are skipped."""
+    refs: list[PhotoRef] = []
+    for item in inputs:
+        try:
+            refs.extend(collect([item]))
+        except FileNotFoundError:
+            continue
+    return refs
+
+
+def load_updates(
+    store: Store, photo_ids: dict[str, int], *, threshold: float, top_k: int
+) -> list[PhotoUpdate]:
+    """Status, failure reason and tags (rejected ones included) of the given photos."""
+    ids = list(photo_ids.values())
+    tags = photo_tags_many(store, ids, threshold=threshold, top_k=top_k, include_rejected=True)
+    rows = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        for pid, status, error in store.db.execute(
+            f"select id, status, error from photos where id in ({marks})", chunk
+        ):
+            rows[pid] = (status, error)
+    return [
+        PhotoUpdate(uri, pid, *rows.get(pid, ("new", None)), tuple(tags.get(pid, ())))
+        for uri, pid in photo_ids.items()
+    ]
+
+
+def register_refs(
+    store: Store, refs: list[PhotoRef], *, threshold: float, top_k: int
+) -> list[PhotoUpdate]:
+    """Give every photo of a folder an id (so decisions can be made) and load what is known."""
+    ids = store.add_photos(refs)
+    return load_updates(
+        store,
+        {ref.uri: pid for ref, pid in zip(refs, ids, strict=True)},
+        threshold=threshold,
+        top_k=top_k,
+    )
+
+
+def decide(
+    store: Store,
+    photos: dict[str, int],
+    tag: str,
+    action: str,
+    *,
+    threshold: float,
+    top_k: int,
+) -> tuple[list[int], list[PhotoUpdate]]:
+    """Record one decision for every photo (all or none) and return their new tags."""
+    decision_ids = store.record_decisions(photos.values(), tag, action, origin="gui")  # type: ignore[arg-type]
+    return decision_ids, load_updates(store, photos, threshold=threshold, top_k=top_k)
+
+
+def undo(
+    store: Store,
+    decision_ids: Iterable[int],
+    photos: dict[str, int],
+    *,
+    threshold: float,
+    top_k: int,
+) -> list[PhotoUpdate]:
+    with store.db.atomic():
+        for decision_id in decision_ids:
+            store.undo_decision(decision_id)
+    return load_updates(store, photos, threshold=threshold, top_k=top_k)
+
+
+def export(
+    store: Store,
+    path: Path,
+    *,
+    fmt: str,
+    scope: str,
+    uris: list[str],
+    threshold: float,
+    top_k: int,
+    style: str,
+) -> int:
+    rows = export_rows(store, scope=scope, threshold=threshold, top_k=top_k, uris=uris)  # type: ignore[arg-type]
+    writer = write_csv if fmt == "csv" else write_json
+    return writer(rows, path, style=style)
+
+
+def completions(store: Store) -> list[str]:
+    """Tags for the add-tag completer: the user's own first (most used), then the vocabulary."""
+    from core.vocabulary import Vocabulary
+
+    own = [tag for tag, _count in store.user_tags()]
+    return list(dict.fromkeys([*own, *Vocabulary.bundled().all_tags]))
+
+
+def backbone_notes(_store: Store) -> list[tuple[str, str, str]]:
+    """(name, display name, availability note) per backbone; may look in the hub cache."""
+    from core.backbones import availability, list_backbones
+
+    return [(s.name, s.display_name, availability(s)) for s in list_backbones()]

@@ -1,0 +1,349 @@
+"""Work that must not run on the GUI thread: database, inference and thumbnails.
+
+The pattern is Anki's taskman: the GUI hands a function to a worker and gets
+the result back through a queued signal on its own thread, so no widget is
+ever touched from elsewhere and no click waits on SQLite, a decoder or the
+network. There is one database worker (a thread with its own
+:class:`core.store.Store`, since SQLite connections belong to one thread), one
+inference worker per tagging run (with its own Store on the same WAL file) and
+a thread pool for thumbnails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage
+
+from core.review import PhotoTag
+from core.sources import PhotoRef
+
+log = logging.getLogger(__name__)
+
+DbTask = Callable[[Any], Any]
+"""A function of the worker's Store, run on the database thread."""
+
+
+@dataclass(frozen=True)
+class PhotoUpdate:
+    """What the grid needs to know about one photo after the engine touched it."""
+
+    uri: str
+    photo_id: int | None
+    status: str
+    error: str | None
+    tags: tuple[PhotoTag, ...]
+
+
+class _DbJobRunner(QObject):
+    """Lives on the database thread; opens its Store there on first use."""
+
+    done = Signal(object, object, object, object)  # on_done, on_error, result, error
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__()
+        self._db_path = db_path
+        self._store: Any = None
+
+    @Slot(object, object, object)
+    def run(self, fn: DbTask, on_done: Callable | None, on_error: Callable | None) -> None:
+        try:
+            if self._store is None:
+                from core.store import Store
+
+                self._store = Store(self._db_path)
+            result = fn(self._store)
+        except Exception as exc:  # every failure goes back to the GUI as a message
+            log.exception("database task failed")
+            self.done.emit(on_done, on_error, None, exc)
+        else:
+            self.done.emit(on_done, on_error, result, None)
+
+    @Slot()
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class DbWorker(QObject):
+    """The one database thread: tasks run in the order they are submitted.
+
+    Signals:
+        failed: A task raised and had no error callback; carries the message.
+    """
+
+    failed = Signal(str)
+    _submit = Signal(object, object, object)
+    _close = Signal()
+
+    def __init__(self, db_path: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.db_path = db_path
+        self.pending = 0
+        self._thread = QThread()
+        self._thread.setObjectName("phototagger-db")
+        self._runner = _DbJobRunner(db_path)
+        self._runner.moveToThread(self._thread)
+        self._submit.connect(self._runner.run)
+        # Blocking: the Store is closed (after every task queued before it) before stop() returns.
+        self._close.connect(self._runner.close, Qt.ConnectionType.BlockingQueuedConnection)
+        self._stopped = False
+        self._runner.done.connect(self._deliver)
+        self._thread.start()
+
+    def submit(
+        self,
+        fn: DbTask,
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Run ``fn(store)`` on the database thread; ``on_done(result)`` runs on the GUI thread."""
+        self.pending += 1
+        self._submit.emit(fn, on_done, on_error)
+
+    @Slot(object, object, object, object)
+    def _deliver(self, on_done, on_error, result, error) -> None:
+        self.pending -= 1
+        if error is not None:
+            if on_error is not None:
+                on_error(error)
+            else:
+                self.failed.emit(str(error))
+        elif on_done is not None:
+            on_done(result)
+
+    def stop(self) -> None:
+        """Run what is queued, close the Store on its own thread, then end the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._close.emit()
+        self._thread.quit()
+        self._thread.wait(5000)
+
+
+class InferenceWorker(QThread):
+    """One tagging run: opens the backbone (importing the engine lazily) and tags.
+
+    Signals:
+        stage: A line for the status bar while the backbone loads.
+        progressed: A :class:`core.pipeline.Progress` after each batch.
+        batchTagged: A list of :class:`PhotoUpdate`, one per photo of the batch.
+        failedToStart: Why the run could not start (missing weights, absent device).
+        runFinished: The :class:`core.pipeline.RunSummary`, or None if it never started.
+    """
+
+    stage = Signal(str)
+    progressed = Signal(object)
+    batchTagged = Signal(list)
+    failedToStart = Signal(str)
+    runFinished = Signal(object)
+
+    def __init__(
+        self,
+        refs: list[PhotoRef],
+        *,
+        backbone: str,
+        device: str,
+        db_path: Path,
+        cache_dir: Path,
+        threshold: float,
+        top_k: int,
+        batch_size: int = 16,
+        max_pixels: int = 150_000_000,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("phototagger-inference")
+        self.refs = refs
+        self.backbone = backbone
+        self.device = device
+        self.db_path = db_path
+        self.cache_dir = cache_dir
+        self.threshold = threshold
+        self.top_k = top_k
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop after the batch in flight (a fraction of a second); what is done stays stored."""
+        self.cancel_event.set()
+
+    def run(self) -> None:
+        summary = None
+        try:
+            summary = self._run()
+        except Exception as exc:
+            log.exception("tagging run failed")
+            self.failedToStart.emit(str(exc))
+        finally:
+            self.runFinished.emit(summary)
+
+    def _run(self):
+        # The engine (onnxruntime, and torch on the first export) loads here, never at start-up.
+        from core.pipeline import Tagger, tag_photos
+        from core.review import photo_tags
+        from core.store import Store
+
+        self.stage.emit(f"Loading {self.backbone}…")
+        tagger = Tagger.open(self.backbone, device=self.device, cache_dir=self.cache_dir / "onnx")
+        if self.cancel_event.is_set():
+            return None
+        self.stage.emit(f"Tagging with {tagger.spec.display_name}…")
+        with Store(self.db_path) as store:
+
+            def on_results(results) -> None:
+                updates = []
+                for r in results:
+                    pid = store.photo_id(r.ref.uri)
+                    tags = (
+                        photo_tags(
+                            store,
+                            pid,
+                            threshold=self.threshold,
+                            top_k=self.top_k,
+                            include_rejected=True,
+                        )
+                        if pid is not None and r.ok
+                        else []
+                    )
+                    updates.append(
+                        PhotoUpdate(
+                            r.ref.uri, pid, "tagged" if r.ok else "failed", r.error, tuple(tags)
+                        )
+                    )
+                self.batchTagged.emit(updates)
+
+            return tag_photos(
+                self.refs,
+                tagger=tagger,
+                store=store,
+                device=self.device,
+                batch_size=self.batch_size,
+                progress=self.progressed.emit,
+                cancel=self.cancel_event,
+                on_results=on_results,
+                max_pixels=self.max_pixels,
+            )
+
+
+def thumbnail_cache_path(cache_dir: Path, ref: PhotoRef, size: int) -> Path:
+    """Where a file's thumbnail lives on disk: keyed by path, size and mtime, so edits refresh it."""
+    key = hashlib.sha1(f"{ref.uri}|{ref.size}|{ref.mtime}|{size}".encode()).hexdigest()
+    return cache_dir / key[:2] / f"{key}.jpg"
+
+
+class _ThumbnailSignals(QObject):
+    loaded = Signal(str, int, QImage)
+    failed = Signal(str, int, str)
+
+
+class _ThumbnailJob(QRunnable):
+    def __init__(
+        self, ref: PhotoRef, size: int, cache_dir: Path, signals: _ThumbnailSignals
+    ) -> None:
+        super().__init__()
+        self.ref, self.size, self.cache_dir, self.signals = ref, size, cache_dir, signals
+
+    def run(self) -> None:
+        try:
+            image = self._load()
+        except Exception as exc:
+            self.signals.failed.emit(self.ref.uri, self.size, str(exc))
+        else:
+            self.signals.loaded.emit(self.ref.uri, self.size, image)
+
+    def _load(self) -> QImage:
+        from core.imaging import make_thumbnail
+
+        if self.ref.kind == "url":
+            from core.sources import fetch_url
+
+            # Fetched into memory only: neither the photo nor its thumbnail touches the disk.
+            return _to_qimage(make_thumbnail(fetch_url(self.ref.uri), size=self.size))
+        cached = thumbnail_cache_path(self.cache_dir, self.ref, self.size)
+        if cached.exists():
+            image = QImage(str(cached))
+            if not image.isNull():
+                return image
+        thumb = make_thumbnail(Path(self.ref.uri), size=self.size)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        thumb.save(buffer, "JPEG", quality=85)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(cached)
+        return _to_qimage(thumb)
+
+
+def _to_qimage(image) -> QImage:
+    rgb = image.convert("RGB")
+    data = rgb.tobytes()
+    # copy(): the QImage must own its pixels once the Python bytes go away.
+    return QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888).copy()
+
+
+class ThumbnailLoader(QObject):
+    """Makes thumbnails on a thread pool, newest request first, through a disk cache.
+
+    Signals:
+        loaded: (uri, size, image) on the GUI thread.
+        failed: (uri, size, reason).
+    """
+
+    loaded = Signal(str, int, QImage)
+    failed = Signal(str, int, str)
+
+    def __init__(self, cache_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cache_dir = cache_dir
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max(2, min(8, os.cpu_count() or 2)))
+        self._signals = _ThumbnailSignals()
+        self._signals.loaded.connect(self._on_loaded)
+        self._signals.failed.connect(self._on_failed)
+        self._pending: set[tuple[str, int]] = set()
+        self._priority = 0
+
+    def request(self, ref: PhotoRef, size: int) -> None:
+        """Queue a thumbnail; repeated requests for one in flight are ignored."""
+        key = (ref.uri, size)
+        if key in self._pending:
+            return
+        self._pending.add(key)
+        # What the view asked for last is what is on screen now: it goes first.
+        self._priority = min(self._priority + 1, 1_000_000)
+        self._pool.start(_ThumbnailJob(ref, size, self.cache_dir, self._signals), self._priority)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def clear(self) -> None:
+        """Drop queued requests (another folder was opened)."""
+        self._pool.clear()
+        self._pending.clear()
+
+    def stop(self) -> None:
+        self._pool.clear()
+        self._pool.waitForDone(3000)
+
+    @Slot(str, int, QImage)
+    def _on_loaded(self, uri: str, size: int, image: QImage) -> None:
+        self._pending.discard((uri, size))
+        self.loaded.emit(uri, size, image)
+
+    @Slot(str, int, str)
+    def _on_failed(self, uri: str, size: int, reason: str) -> None:
+        self._pending.discard((uri, size))
+        self.failed.emit(uri, size, reason)

@@ -1,0 +1,75 @@
+"""Settings: the dialog is generated from core.settings, and choices survive a restart."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
+
+from core.settings import editable_fields, load_settings
+from desktop.dialogs import BOT_SECTION, SettingsDialog
+from tests.desktop.conftest import make_window, screenshot
+
+
+def test_dialog_has_an_editor_for_every_field_and_a_bot_section(qtbot, output_dir):
+    dialog = SettingsDialog(load_settings(), backbones=[("efficientnet-lite0", "Lite0")])
+    qtbot.addWidget(dialog)
+    expected = {f.name for f in editable_fields() if f.metadata.get("section") != BOT_SECTION}
+    assert set(dialog.editors) == expected
+    assert isinstance(dialog.editors["device"], QComboBox)
+    assert isinstance(dialog.editors["threshold"], QDoubleSpinBox)
+    assert isinstance(dialog.editors["top_k"], QSpinBox)
+    tabs = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+    assert tabs[-1] == BOT_SECTION and "Storage" in tabs
+    dialog.editors["top_k"].setValue(60)  # clamped by the field's own maximum
+    assert dialog.result_settings().top_k == 50
+    dialog.resize(560, 420)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.grab().save(str(output_dir / "settings-dialog.png"))
+
+
+def test_settings_and_window_geometry_survive_a_restart(qtbot, tmp_path, output_dir):
+    first = make_window(qtbot)
+    dialog = SettingsDialog(
+        first.settings, backbones=[("efficientnet-lite0", "Lite0")], parent=first
+    )
+    dialog.editors["threshold"].setValue(0.35)
+    dialog.editors["top_k"].setValue(5)
+    dialog.editors["thumbnail_size"].setValue(128)
+    dialog.editors["hashtag_style"].setCurrentIndex(
+        dialog.editors["hashtag_style"].findData("camel")
+    )
+    dialog.editors["device"].setCurrentIndex(dialog.editors["device"].findData("cpu"))
+    database = tmp_path / "elsewhere" / "tags.db"
+    dialog.editors["database"].property("lineEdit").setText(str(database))
+    first.apply_settings(dialog.result_settings())
+    assert first.threshold_box.value() == 0.35
+    assert "restart" in first.message_label.text()
+    first.resize(760, 600)  # inside the offscreen screen (800x800), which restoring clamps to
+    first.close()
+
+    stored = load_settings()
+    assert (stored.threshold, stored.top_k, stored.thumbnail_size) == (0.35, 5, 128)
+    from desktop.app import create_app
+    from desktop.main_window import MainWindow
+
+    create_app([])
+    second = MainWindow(load_settings())
+    qtbot.addWidget(second, before_close_func=lambda w: w.shutdown())
+    second.show()
+    qtbot.waitExposed(second)
+    assert (second.width(), second.height()) == (760, 600)
+    assert second.threshold_box.value() == 0.35
+    assert second.top_k_box.value() == 5
+    assert second.device_box.currentData() == "cpu"
+    assert second.model.thumb_size == 128
+    assert second.grid.grid_delegate.hashtag_style == "camel"
+    assert second.db_path == database
+    screenshot(second, output_dir, "restarted")
+
+
+def test_every_review_action_has_a_shortcut(qtbot, window):
+    keys = dict(window.shortcut_table())
+    for action in ("Accept Tag", "Reject Tag", "Remove Tag", "Add Tag", "Undo Decision"):
+        assert keys.get(action), action
+    assert keys["Tag All"] == "Ctrl+T" and keys["Export"] == "Ctrl+E"
+    assert keys["Cancel Run"] == "Esc"
