@@ -109,6 +109,28 @@ def m001_initial(db: Database) -> None:
 
 
 @migrations()
+def m002_heads(db: Database) -> None:
+    # Trained heads (core.train), versioned: the newest per backbone tags.
+    db["heads"].create(
+        {
+            "id": int,
+            "backbone": str,
+            "kind": str,
+            "created_at": str,
+            "tags": str,
+            "thresholds": str,
+            "metrics": str,
+            "weights": bytes,
+            "decisions_count": int,
+            "last_decision_id": int,
+        },
+        pk="id",
+        not_null={"backbone", "kind", "tags", "weights"},
+    )
+    db["heads"].create_index(["backbone", "id"])
+
+
+@migrations()
 def m003_curation(db: Database) -> None:
     # Star ratings are decisions with a number (core.curate); pixel measures and the
     # perceptual hash are cached per photo version so curating again decodes nothing.
