@@ -1,0 +1,192 @@
+"""The engine as the bot's handlers use it: async methods over blocking core calls.
+
+Decoding and inference run on a small pool of their own, so a flood of photos
+queues there instead of starving the event loop or oversubscribing the CPU;
+every database write runs on one dedicated thread that owns the bot's only
+:class:`~core.store.Store` (SQLite connections belong to the thread that opened
+them). The tagger is opened once per bot run, on the first photo, unless a
+factory hands in one already open (the desktop app's, or the tests').
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.config import BotConfig, ChatPrefs
+from core.imaging import decode_photo
+from core.review import PhotoTag, photo_tags
+from core.sources import PhotoRef
+from core.store import PhotoResult, Store
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.pipeline import Tagger
+    from core.vocabulary import TagScore
+
+log = logging.getLogger(__name__)
+
+TaggerFactory = Callable[[BotConfig], "Tagger"]
+
+
+def open_default_tagger(config: BotConfig) -> Tagger:
+    """The desktop app's backbone on the settings' device, from the shared ONNX cache."""
+    from core.pipeline import Tagger
+    from core.runtime import resolve_device
+    from core.settings import cache_dir
+
+    settings = config.settings
+    return Tagger.open(
+        settings.backbone, device=resolve_device(settings.device), cache_dir=cache_dir() / "onnx"
+    )
+
+
+@dataclass(frozen=True)
+class TaggedPhoto:
+    """What the bot answers for one photo: its record in the store and the tags to show."""
+
+    photo_id: int
+    tags: tuple[PhotoTag, ...]
+
+
+class PhotoService:
+    """Tags Telegram files and records votes, off the event loop.
+
+    Args:
+        config: The bot run's configuration.
+        tagger_factory: Opens the tagger on first use (default: :func:`open_default_tagger`).
+    """
+
+    def __init__(self, config: BotConfig, tagger_factory: TaggerFactory | None = None) -> None:
+        self.config = config
+        self._tagger_factory = tagger_factory or open_default_tagger
+        self._tagger: Tagger | None = None
+        self._tagger_lock = threading.Lock()
+        self._infer_pool = ThreadPoolExecutor(
+            max_workers=max(1, config.inference_workers), thread_name_prefix="bot-infer"
+        )
+        self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-store")
+        self._store: Store | None = None  # touched only on the bot-store thread
+        self._run_id: int | None = None
+        self._learned_ok = True
+
+    # -- async API for handlers ---------------------------------------------------------------
+
+    async def tag(self, data: bytes, *, file_unique_id: str, prefs: ChatPrefs) -> TaggedPhoto:
+        """Decode and tag one Telegram file, store it, and return the tags to show.
+
+        Raises:
+            DecodeError: The file is not an image this engine reads (the handler says so).
+        """
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._infer_pool, self._infer, data, file_unique_id)
+        return await loop.run_in_executor(self._store_pool, self._save, result, prefs)
+
+    async def vote(self, photo_id: int, tag: str, action: str) -> None:
+        """Record one accept or reject, committed at once, as the desktop's review does."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._store_pool, self._record, photo_id, tag, action)
+
+    async def tag_states(self, photo_id: int) -> dict[str, str]:
+        """Each tag's latest decision on a photo (the reply is redrawn from the store's truth)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._store_pool, lambda: self._open_store().tag_states(photo_id)
+        )
+
+    async def warm_up(self) -> None:
+        """Open the tagger and the store now (the runner does it before saying 'running')."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._infer_pool, self.tagger)
+        await loop.run_in_executor(self._store_pool, self._open_store)
+
+    def close(self) -> None:
+        """Finish the store's run record and close it; waits for writes in flight."""
+        self._store_pool.submit(self._close_store).result(timeout=30)
+        self._store_pool.shutdown(wait=True)
+        self._infer_pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- blocking work, on the pools -----------------------------------------------------------
+
+    def tagger(self) -> Tagger:
+        with self._tagger_lock:
+            if self._tagger is None:
+                self._tagger = self._tagger_factory(self.config)
+            return self._tagger
+
+    def _infer(self, data: bytes, file_unique_id: str) -> PhotoResult:
+        tagger = self.tagger()
+        decoded = decode_photo(
+            data,
+            min_short_side=tagger.data_config.resize_short_side,
+            max_pixels=self.config.settings.max_megapixels * 1_000_000,
+        )
+        embedding, suggestions = tagger.tag_image(decoded.image)
+        ref = PhotoRef(uri=f"telegram:{file_unique_id}", kind="telegram", size=len(data))
+        return PhotoResult(
+            ref, decoded.width, decoded.height, decoded.format, embedding, tuple(suggestions)
+        )
+
+    def _open_store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.config.database_path)
+            tagger = self.tagger()
+            self._run_id = self._store.start_run(
+                backbone=tagger.spec.name, device="bot", runtime=tagger.runtime.name, total=0
+            )
+        return self._store
+
+    def _save(self, result: PhotoResult, prefs: ChatPrefs) -> TaggedPhoto:
+        store = self._open_store()
+        backbone = self.tagger().spec.name
+        store.save_results([result], run_id=self._run_id, backbone=backbone)  # type: ignore[arg-type]
+        photo_id = store.photo_id(result.ref.uri)
+        assert photo_id is not None  # save_results just inserted it
+        if result.embedding is not None:
+            self._add_learned(store, photo_id, result.embedding, backbone)
+        tags = photo_tags(
+            store, photo_id, threshold=prefs.threshold, top_k=prefs.top_k, backbone=backbone
+        )
+        return TaggedPhoto(photo_id, tuple(tags))
+
+    def _add_learned(
+        self, store: Store, photo_id: int, embedding: np.ndarray, backbone: str
+    ) -> None:
+        """Add what the user's decisions taught (refinement, trained head), as the app does."""
+        if not self._learned_ok:
+            return
+        try:
+            from core.train import suggestions_for
+
+            learned: list[TagScore] = suggestions_for(store, embedding, backbone=backbone)
+        except Exception as exc:  # learning is a bonus: its failure must not cost the answer
+            self._learned_ok = False
+            log.warning("learned tags are off for this run: %s: %s", type(exc).__name__, exc)
+            return
+        if learned:
+            store.replace_suggestions(
+                photo_id, learned, backbone=backbone, sources=("refine", "head")
+            )
+
+    def _record(self, photo_id: int, tag: str, action: str) -> None:
+        self._open_store().record_decision(photo_id, tag, action, origin="bot")  # type: ignore[arg-type]
+
+    def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is None:
+            return
+        if self._run_id is not None:
+            done = store.db.execute(
+                "select count(*) from analyses where run_id = ?", [self._run_id]
+            ).fetchone()[0]
+            store.finish_run(self._run_id, status="finished", done=done, failed=0)
+        store.close()
+
+    def __repr__(self) -> str:
+        return f"PhotoService(database={str(self.config.database_path)!r})"
