@@ -176,6 +176,7 @@ def tag(
             _fail("interrupted; photos tagged so far are saved", EXIT_INTERRUPTED)
         bar.close()
         uris = [r.uri for r in refs]
+        _refresh_learned(store, backbone=spec.name, uris=uris)
         for out, writer in ((csv_out, write_csv), (json_out, write_json)):
             if out:
                 rows = export_rows(
@@ -324,6 +325,363 @@ def decide(photo, accepts, rejects, adds, removes, db_path) -> None:
                 store.record_decision(row.id, tag, action, origin="cli")
         confirmed = store.confirmed_tags(row.id)
     click.echo(f"{row.uri}: " + (", ".join(confirmed) if confirmed else "no confirmed tags"))
+
+
+def curate_options(func: Callable) -> Callable:
+    """Options the curation commands share: which album, which embeddings, where results go."""
+    for option in reversed(
+        [
+            click.option(
+                "--under", "uri_prefix", help="Only photos whose location starts with this."
+            ),
+            click.option("--backbone", help="Whose embeddings to use (default: the settings')."),
+            click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path)),
+            click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path)),
+            db_option,
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _album(store, uri_prefix: str | None) -> list[int] | None:
+    from core.curate import album_ids
+
+    if not uri_prefix:
+        return None
+    if not uri_prefix.startswith(("http://", "https://")):
+        uri_prefix = os.path.abspath(uri_prefix)
+    return album_ids(store, uri_prefix=uri_prefix)
+
+
+def _measuring_bar():
+    from tqdm import tqdm
+
+    bar = tqdm(unit="photo", desc="measuring", disable=None, file=sys.stderr, leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, progress
+
+
+def _write_outputs(rows: list[dict], csv_out: Path | None, json_out: Path | None) -> None:
+    from core.curate import write_table
+
+    for out, fmt in ((csv_out, "csv"), (json_out, "json")):
+        if out:
+            write_table(rows, out, fmt=fmt)
+
+
+@cli.command()
+@click.option("--min-cosine", type=click.FloatRange(0, 1), help="Embedding similarity to link.")
+@click.option("--no-pixels", is_flag=True, help="Embeddings only: decode no photo.")
+@curate_options
+@handle_errors
+def dupes(min_cosine, no_pixels, uri_prefix, backbone, csv_out, json_out, db_path) -> None:
+    """Find near-duplicates and bursts among tagged photos; suggest a keeper for each group."""
+    from core.dupes import DEFAULT_MIN_COSINE, find_duplicates
+
+    settings = _settings(backbone=backbone)
+    with _open_store(settings, db_path) as store:
+        bar, progress = _measuring_bar()
+        groups = find_duplicates(
+            store,
+            backbone=settings.backbone,
+            photo_ids=_album(store, uri_prefix),
+            min_cosine=min_cosine or DEFAULT_MIN_COSINE,
+            use_pixels=not no_pixels,
+            progress=progress,
+        )
+        bar.close()
+        rows = []
+        for number, group in enumerate(groups, 1):
+            for pid, sim, copy in zip(group.photo_ids, group.similarity, group.copies, strict=True):
+                rows.append(
+                    {
+                        "group": number,
+                        "role": "keeper" if pid == group.keeper else "duplicate",
+                        "photo_id": pid,
+                        "location": store.photo(pid).uri,
+                        "similarity": sim,
+                        "copy": copy,
+                    }
+                )
+    for row in rows:
+        click.echo(f"{row['group']}\t{row['role']}\t{row['similarity']:.3f}\t{row['location']}")
+    _write_outputs(rows, csv_out, json_out)
+    redundant = sum(len(g.others) for g in groups)
+    click.echo(f"{len(groups)} groups, {redundant} photos their keepers make redundant", err=True)
+
+
+@cli.command()
+@click.option(
+    "--k", "k", type=click.IntRange(1, 1000), help="How many groups (default: from the data)."
+)
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="GROUP=TAG",
+    help="Add TAG to every photo of group number GROUP (as listed) as a decision.",
+)
+@curate_options
+@handle_errors
+def groups(k, names, uri_prefix, backbone, csv_out, json_out, db_path) -> None:
+    """Cluster tagged photos into visual groups, with suggested names; optionally name them."""
+    from core.groups import album_groups, name_group
+
+    settings = _settings(backbone=backbone)
+    wanted: list[tuple[int, str]] = []
+    for item in names:
+        number, _, tag = item.partition("=")
+        if not number.strip().isdigit() or not tag.strip():
+            raise click.UsageError(f"--name takes GROUP=TAG, not {item!r}")
+        wanted.append((int(number), tag.strip()))
+    with _open_store(settings, db_path) as store:
+        found = album_groups(
+            store, backbone=settings.backbone, photo_ids=_album(store, uri_prefix), k=k
+        )
+        for number, tag in wanted:
+            if not 1 <= number <= len(found):
+                raise click.UsageError(f"there is no group {number}; there are {len(found)}")
+            name_group(store, found[number - 1], tag, origin="cli")
+            click.echo(
+                f"tagged the {len(found[number - 1].photo_ids)} photos of group {number} '{tag}'",
+                err=True,
+            )
+        rows = [
+            {
+                "group": g.index + 1,
+                "names": "; ".join(g.names),
+                "photo_id": pid,
+                "location": store.photo(pid).uri,
+            }
+            for g in found
+            for pid in g.photo_ids
+        ]
+    for g in found:
+        click.echo(f"{g.index + 1}\t{len(g.photo_ids)} photos\t{', '.join(g.names) or '-'}")
+    _write_outputs(rows, csv_out, json_out)
+
+
+@cli.command()
+@click.option("--n", "n", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--copy-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Copy the highlights into this folder (numbered; nothing is overwritten).",
+)
+@click.option(
+    "--link-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Symlink the highlights into this folder instead of copying.",
+)
+@click.option("--no-pixels", is_flag=True, help="Embeddings and your picks only: decode no photo.")
+@curate_options
+@handle_errors
+def best(n, copy_to, link_to, no_pixels, uri_prefix, backbone, csv_out, json_out, db_path) -> None:
+    """Pick the N best photos that differ from each other, learning from your picks and stars."""
+    from core.curate import place_photos
+    from core.highlights import best_of
+
+    if copy_to and link_to:
+        raise click.UsageError("give --copy-to or --link-to, not both")
+    settings = _settings(backbone=backbone)
+    with _open_store(settings, db_path) as store:
+        bar, progress = _measuring_bar()
+        highlights = best_of(
+            store,
+            backbone=settings.backbone,
+            n=n,
+            photo_ids=_album(store, uri_prefix),
+            use_pixels=not no_pixels,
+            progress=progress,
+        )
+        bar.close()
+        rows = [
+            {
+                "rank": rank,
+                "photo_id": h.photo_id,
+                "location": store.photo(h.photo_id).uri,
+                "score": h.score,
+                "technical": h.technical,
+                "learned": h.learned,
+            }
+            for rank, h in enumerate(highlights, 1)
+        ]
+        folder = copy_to or link_to
+        placed = (
+            place_photos(
+                store,
+                [h.photo_id for h in highlights],
+                folder,
+                mode="link" if link_to else "copy",
+            )
+            if folder
+            else []
+        )
+    for row in rows:
+        click.echo(f"{row['rank']}\t{row['score']:.3f}\t{row['location']}")
+    _write_outputs(rows, csv_out, json_out)
+    if folder:
+        verb = "linked" if link_to else "copied"
+        click.echo(f"{verb} {len(placed)} highlights into {folder}", err=True)
+
+
+@cli.command()
+@click.argument("photos", nargs=-1, required=True)
+@click.option("--pick", "pick", flag_value="pick", help="Mark as a pick.")
+@click.option("--unpick", "pick", flag_value="unpick", help="Mark as 'not this one'.")
+@click.option("--stars", type=click.IntRange(0, 5), help="Star rating, 1 to 5 (0 clears it).")
+@db_option
+@handle_errors
+def rate(photos, pick, stars, db_path) -> None:
+    """Pick, unpick or rate photos (by path, URL or id); 'best' learns from these."""
+    from core.curate import record_pick, record_rating
+
+    if pick is None and stars is None:
+        raise click.UsageError("give --pick, --unpick or --stars N")
+    settings = _settings()
+    with _open_store(settings, db_path) as store:
+        rows = [store.find_photo(photo) for photo in photos]
+        with store.db.atomic():
+            for row in rows:
+                if pick is not None:
+                    record_pick(store, row.id, picked=pick == "pick", origin="cli")
+                if stars is not None:
+                    record_rating(store, row.id, stars=stars, origin="cli")
+    click.echo(f"recorded for {len(rows)} photos", err=True)
+
+
+@cli.command(
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.pass_context
+def bot(ctx: click.Context) -> None:
+    """Run the Telegram bot headless until Ctrl+C (options: phototagger bot --help)."""
+    import subprocess
+
+    # core must not import bot (layering), so the bot runs as its own module.
+    sys.exit(subprocess.call([sys.executable, "-m", "bot", *ctx.args]))
+
+
+def _refresh_learned(store, *, backbone: str, uris: list[str] | None = None) -> None:
+    """Refinement and head suggestions from the decisions so far, once there are any."""
+    if not store.user_tags():
+        return
+    from core.train import refresh_suggestions
+
+    ids = None if uris is None else [i for i in map(store.photo_id, uris) if i is not None]
+    refresh_suggestions(store, backbone=backbone, photo_ids=ids)
+
+
+@cli.command()
+@click.option("--backbone", help="Train on this backbone's embeddings (default: settings).")
+@click.option(
+    "--kind", type=click.Choice(["logistic", "mlp"]), default="logistic", show_default=True
+)
+@click.option(
+    "--min-positives",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Confirmed photos a tag needs to be learned.",
+)
+@click.option("--device", default="cpu", show_default=True, help="torch device to train on.")
+@db_option
+@handle_errors
+def train(backbone, kind, min_positives, device, db_path) -> None:
+    """Learn from your decisions: train a head, store it, refresh suggestions."""
+    from core.train import TrainOptions, train_from_store
+
+    settings = _settings(backbone=backbone)
+    options = TrainOptions(kind=kind, min_positives=min_positives, device=device)
+    with _open_store(settings, db_path) as store:
+        head = train_from_store(store, backbone=settings.backbone, options=options)
+        _refresh_learned(store, backbone=settings.backbone)
+    m = head.metrics
+    click.echo(
+        f"head {head.id} ({head.kind}, {len(head.tags)} tags, {m.photos} photos): "
+        f"held-out mAP {_fmt(m.mean_average_precision)} (backbone alone "
+        f"{_fmt(m.baseline_map)}), micro F1 {_fmt(m.micro_f1)}, macro F1 {_fmt(m.macro_f1)}, "
+        f"{m.seconds:.1f}s"
+    )
+    for t in sorted(m.per_tag, key=lambda t: -t.positives)[:20]:
+        click.echo(
+            f"  {t.tag:<24} {t.positives:>5} photos  AP {_fmt(t.average_precision)}"
+            f"  P {_fmt(t.precision)}  R {_fmt(t.recall)}  at {t.threshold:.2f}"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@cli.command("import")
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "--labels",
+    "labels_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of path,tags (tags separated by ';').",
+)
+@db_option
+@handle_errors
+def import_(inputs, labels_csv, db_path) -> None:
+    """Import existing tags as decisions: a path,tags CSV, or keywords in photos' XMP/IPTC."""
+    from core.labels import import_csv, import_keywords
+    from core.sources import collect
+
+    if not inputs and not labels_csv:
+        raise click.UsageError("give --labels FILE, or folders/files whose keywords to import")
+    settings = _settings()
+    with _open_store(settings, db_path) as store:
+        if labels_csv:
+            s = import_csv(store, labels_csv)
+            click.echo(f"{s.decisions} tags on {s.photos} photos from {labels_csv}", err=True)
+            for missing in s.missing[:10]:
+                click.echo(f"not found: {missing}", err=True)
+        if inputs:
+            s = import_keywords(store, collect(inputs))
+            click.echo(f"{s.decisions} keywords on {s.photos} photos", err=True)
+    click.echo("run 'phototagger tag' on these photos, then 'phototagger train'", err=True)
+
+
+@cli.command()
+@click.option(
+    "--labels",
+    "labels_csv",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of path,tags: the labelled photos to compare on.",
+)
+@click.option("--backbones", "names", multiple=True, help="Only these (default: all available).")
+@click.option(
+    "--kind", type=click.Choice(["logistic", "mlp"]), default="logistic", show_default=True
+)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu")
+@handle_errors
+def compare(labels_csv, names, kind, csv_out, device) -> None:
+    """Train and evaluate a head per backbone on the same labelled photos; print a table."""
+    from core.settings import cache_dir
+    from core.train import compare_backbones, format_table, write_table_csv
+
+    rows = compare_backbones(
+        labels_csv,
+        backbones=list(names) or None,
+        kind=kind,
+        device=device,
+        cache_dir=cache_dir() / "onnx",
+        progress=lambda message: click.echo(message, err=True),
+    )
+    click.echo(format_table(rows))
+    if csv_out:
+        write_table_csv(rows, csv_out)
 
 
 @cli.command()

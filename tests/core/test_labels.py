@@ -1,0 +1,48 @@
+"""Importing earlier work: a path,tags CSV and keywords already in photos become decisions."""
+
+from __future__ import annotations
+
+import shutil
+
+from core.export import embed_keywords
+from core.labels import import_csv, import_keywords, parse_tags, read_labels_csv
+from core.sources import collect
+
+
+def test_parse_tags_tidies_cells():
+    assert parse_tags(" #Grandma; paris2024 ,dog|dog ;; ") == ["Grandma", "paris2024", "dog"]
+
+
+def test_import_csv_records_adds_keeps_decisions_and_lists_missing(store, coco_dir, tmp_path):
+    photos = sorted((coco_dir / "val2017").glob("*.jpg"))[:2]
+    local = tmp_path / "album" / "a.jpg"
+    local.parent.mkdir()
+    shutil.copy(photos[1], local)
+    csv_path = tmp_path / "album" / "labels.csv"
+    csv_path.write_text(
+        f'path,tags\n"{photos[0]}","#grandma;paris2024;dog"\na.jpg,"beach, sunset"\ngone.jpg,cat\n',
+        encoding="utf-8",
+    )
+    assert [p for p, _ in read_labels_csv(csv_path)][1] == local
+    first = store.ensure_photo(next(collect([photos[0]])))
+    store.record_decision(first, "dog", "reject", origin="gui")
+    summary = import_csv(store, csv_path)
+    assert (summary.photos, summary.decisions, summary.skipped_tags) == (2, 4, 1)
+    assert summary.missing == (str(tmp_path / "album" / "gone.jpg"),)
+    assert store.tag_states(first) == {"dog": "reject", "grandma": "add", "paris2024": "add"}
+    second = store.photo_id(str(local))
+    assert store.confirmed_tags(second) == ["beach", "sunset"]
+    origins = {r[0] for r in store.db.execute("select origin from decisions where action = 'add'")}
+    assert origins == {"import-csv"}
+
+
+def test_import_keywords_from_xmp_and_iptc(store, coco_dir, tmp_path):
+    photo = tmp_path / "kw.jpg"
+    shutil.copy(sorted((coco_dir / "val2017").glob("*.jpg"))[0], photo)
+    shutil.copy(sorted((coco_dir / "val2017").glob("*.jpg"))[1], tmp_path / "plain.jpg")
+    embed_keywords(photo, ["grandma", "paris 2024"], ["people|grandma"])
+    summary = import_keywords(store, collect([tmp_path]))
+    assert (summary.photos, summary.decisions) == (1, 2)
+    pid = store.photo_id(str(photo))
+    assert store.confirmed_tags(pid) == ["grandma", "paris 2024"]
+    assert store.photo_id(str(tmp_path / "plain.jpg")) is None
