@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from core.bundle import bundled_export
 from core.errors import BackboneUnavailable
 
 if TYPE_CHECKING:
@@ -211,6 +212,11 @@ def local_weights_file(spec: BackboneSpec) -> Path | None:
 
 def availability(spec: BackboneSpec) -> str:
     """A short note on whether the weights can be used now."""
+    if bundled_export(spec) is not None:
+        return "available (bundled export)"
+    if importlib.util.find_spec("torch") is None:
+        # A CPU-only package: without torch only the bundled exports can run.
+        return "not in this build (needs torch to convert its weights)"
     if local_weights_file(spec) is not None:
         return "available"
     if spec.weights.kind == "package":

@@ -9,6 +9,7 @@ nor timm: the export's data config travels beside it as JSON.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from core.backbones import BackboneSpec, local_weights_file
+from core.bundle import bundled_export
 from core.errors import BackboneUnavailable
 from core.transforms import DataConfig
 
@@ -159,7 +161,9 @@ def open_runtime(
     """Open the fastest runtime for ``spec`` on ``device``.
 
     On the CPU this exports to ONNX on first use (needs torch once) and later
-    opens the cached export directly.
+    opens the cached export directly. A packaged app's bundled export (see
+    :mod:`core.bundle`) is used as it is when it was made from these weights,
+    or when the weights themselves were left out of the package.
 
     Raises:
         BackboneUnavailable: If the weights are missing or the device is absent.
@@ -170,11 +174,18 @@ def open_runtime(
 
         return TorchRuntime(load_torch_backbone(spec, device=resolved))
     weights = local_weights_file(spec)
+    shipped = bundled_export(spec)
+    if shipped is not None and (
+        weights is None or _weights_digest(weights, cache_dir) == shipped.weights_sha256
+    ):
+        config = DataConfig.from_timm(json.loads(shipped.config.read_text()))
+        return OnnxCpuRuntime(shipped.model, config, threads=threads)
     if weights is None:
         if spec.weights.kind != "hub":
             raise BackboneUnavailable(
                 f"{spec.display_name}: weights not found ({spec.weights.describe()})"
             )
+        _require_torch(spec)
         from core.torch_backend import load_torch_backbone
 
         load_torch_backbone(spec)  # fetches into timm's cache, or says why it cannot
@@ -185,9 +196,23 @@ def open_runtime(
             )
     paths = export_paths(spec, weights, cache_dir)
     if not (paths.model.exists() and paths.config.exists()):
+        _require_torch(spec)
         _export(spec, paths)
     config = DataConfig.from_timm(json.loads(paths.config.read_text()))
     return OnnxCpuRuntime(paths.model, config, threads=threads)
+
+
+def _require_torch(spec: BackboneSpec) -> None:
+    """Say in one line that torch is missing, instead of an ImportError from deep inside.
+
+    A CPU-only package leaves torch out and ships ready exports instead; any
+    other backbone needs torch once, to fetch or convert its weights.
+    """
+    if importlib.util.find_spec("torch") is None:
+        raise BackboneUnavailable(
+            f"{spec.display_name}: needs torch to convert its weights to ONNX, "
+            "and this installation has no torch (install PhotoTagger with pip for every backbone)"
+        )
 
 
 def _export(spec: BackboneSpec, paths: ExportPaths) -> None:
