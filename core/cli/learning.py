@@ -1,0 +1,130 @@
+"""Learning from decisions: train, import, compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.cli import (
+    _open_store,
+    _settings,
+    cli,
+    db_option,
+    handle_errors,
+)
+
+
+def refresh_learned(store, *, backbone: str, uris: list[str] | None = None) -> None:
+    """Refinement and head suggestions from the decisions so far, once there are any."""
+    if not store.user_tags():
+        return
+    from core.train import refresh_suggestions
+
+    ids = None if uris is None else [i for i in map(store.photo_id, uris) if i is not None]
+    refresh_suggestions(store, backbone=backbone, photo_ids=ids)
+
+
+@cli.command()
+@click.option("--backbone", help="Train on this backbone's embeddings (default: settings).")
+@click.option(
+    "--kind", type=click.Choice(["logistic", "mlp"]), default="logistic", show_default=True
+)
+@click.option(
+    "--min-positives",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Confirmed photos a tag needs to be learned.",
+)
+@click.option("--device", default="cpu", show_default=True, help="torch device to train on.")
+@db_option
+@handle_errors
+def train(backbone, kind, min_positives, device, db_path) -> None:
+    """Learn from your decisions: train a head, store it, refresh suggestions."""
+    from core.train import TrainOptions, train_from_store
+
+    settings = _settings(backbone=backbone)
+    options = TrainOptions(kind=kind, min_positives=min_positives, device=device)
+    with _open_store(settings, db_path) as store:
+        head = train_from_store(store, backbone=settings.backbone, options=options)
+        refresh_learned(store, backbone=settings.backbone)
+    m = head.metrics
+    click.echo(
+        f"head {head.id} ({head.kind}, {len(head.tags)} tags, {m.photos} photos): "
+        f"held-out mAP {_fmt(m.mean_average_precision)} (backbone alone "
+        f"{_fmt(m.baseline_map)}), micro F1 {_fmt(m.micro_f1)}, macro F1 {_fmt(m.macro_f1)}, "
+        f"{m.seconds:.1f}s"
+    )
+    for t in sorted(m.per_tag, key=lambda t: -t.positives)[:20]:
+        click.echo(
+            f"  {t.tag:<24} {t.positives:>5} photos  AP {_fmt(t.average_precision)}"
+            f"  P {_fmt(t.precision)}  R {_fmt(t.recall)}  at {t.threshold:.2f}"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@cli.command("import")
+@click.argument("inputs", nargs=-1)
+@click.option(
+    "--labels",
+    "labels_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of path,tags (tags separated by ';').",
+)
+@db_option
+@handle_errors
+def import_(inputs, labels_csv, db_path) -> None:
+    """Import existing tags as decisions: a path,tags CSV, or keywords in photos' XMP/IPTC."""
+    from core.labels import import_csv, import_keywords
+    from core.sources import collect
+
+    if not inputs and not labels_csv:
+        raise click.UsageError("give --labels FILE, or folders/files whose keywords to import")
+    settings = _settings()
+    with _open_store(settings, db_path) as store:
+        if labels_csv:
+            s = import_csv(store, labels_csv)
+            click.echo(f"{s.decisions} tags on {s.photos} photos from {labels_csv}", err=True)
+            for missing in s.missing[:10]:
+                click.echo(f"not found: {missing}", err=True)
+        if inputs:
+            s = import_keywords(store, collect(inputs))
+            click.echo(f"{s.decisions} keywords on {s.photos} photos", err=True)
+    click.echo("run 'phototagger tag' on these photos, then 'phototagger train'", err=True)
+
+
+@cli.command()
+@click.option(
+    "--labels",
+    "labels_csv",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV of path,tags: the labelled photos to compare on.",
+)
+@click.option("--backbones", "names", multiple=True, help="Only these (default: all available).")
+@click.option(
+    "--kind", type=click.Choice(["logistic", "mlp"]), default="logistic", show_default=True
+)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu")
+@handle_errors
+def compare(labels_csv, names, kind, csv_out, device) -> None:
+    """Train and evaluate a head per backbone on the same labelled photos; print a table."""
+    from core.settings import cache_dir
+    from core.train import compare_backbones, format_table, write_table_csv
+
+    rows = compare_backbones(
+        labels_csv,
+        backbones=list(names) or None,
+        kind=kind,
+        device=device,
+        cache_dir=cache_dir() / "onnx",
+        progress=lambda message: click.echo(message, err=True),
+    )
+    click.echo(format_table(rows))
+    if csv_out:
+        write_table_csv(rows, csv_out)
