@@ -23,9 +23,29 @@ from pathlib import Path
 from typing import Literal
 
 from bot.config import BotConfig, ChatPrefs
-from bot.credentials import RedactingFilter, Secret, redact, register_secret
+from bot.credentials import (  # keyring_available, load_token, save_token: for the desktop
+    RedactingFilter,
+    Secret,
+    keyring_available,
+    load_token,
+    redact,
+    register_secret,
+    save_token,
+)
 from bot.service import TaggerFactory
 from core.settings import Settings
+
+# Re-exported: the desktop reaches the bot only through this module (import-linter).
+__all__ = [
+    "BotCounts",
+    "BotRunner",
+    "RunnerStatus",
+    "Secret",
+    "State",
+    "keyring_available",
+    "load_token",
+    "save_token",
+]
 
 log = logging.getLogger(__name__)
 

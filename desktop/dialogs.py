@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from core.errors import PhotoTaggerError
 from core.settings import Settings, editable_fields, validate
 from core.sources import is_url
+from desktop.bot_panel import BotBridge, BotPanel
 
 BOT_SECTION = "Telegram bot"
 
@@ -42,8 +43,9 @@ class SettingsDialog(QDialog):
 
     A field with ``choices`` gets a combo box (``"backbones"`` means the
     registry), bools a check box, numbers a spin box with the field's range,
-    ``kind="file"`` a path with a Browse button. The Telegram bot section is a
-    placeholder for the bot panel, which drives ``bot.runner``.
+    ``kind="file"`` a path with a Browse button. The Telegram bot section's
+    editors go into a :class:`~desktop.bot_panel.BotPanel`, which starts and stops
+    the main window's bot through ``bot_bridge`` (None: the controls are disabled).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SettingsDialog(QDialog):
         settings: Settings,
         *,
         backbones: list[tuple[str, str]],
+        bot_bridge: BotBridge | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -59,24 +62,35 @@ class SettingsDialog(QDialog):
         self._settings = settings
         self._backbones = backbones
         self.editors: dict[str, QWidget] = {}
+        self.token_problem: str | None = None
         self.tabs = QTabWidget()
         forms: dict[str, QFormLayout] = {}
+        bot_editors: dict[str, QWidget] = {}
+        bot_labels: dict[str, str] = {}
         for f in editable_fields():
             section = f.metadata.get("section", "General")
-            if section == BOT_SECTION:
-                continue  # the bot panel owns these (see _bot_page)
+            editor = self._editor(f, getattr(settings, f.name))
+            editor.setToolTip(f.metadata.get("help", ""))
+            self.editors[f.name] = editor
+            if section == BOT_SECTION:  # laid out by the bot panel, next to its controls
+                bot_editors[f.name] = editor
+                bot_labels[f.name] = f.metadata.get("label", f.name)
+                continue
             if section not in forms:
                 page = QWidget()
                 forms[section] = QFormLayout(page)
                 forms[section].setSpacing(10)
                 self.tabs.addTab(page, section)
-            editor = self._editor(f, getattr(settings, f.name))
-            editor.setToolTip(f.metadata.get("help", ""))
-            self.editors[f.name] = editor
             label = QLabel(f.metadata.get("label", f.name))
             label.setToolTip(f.metadata.get("help", ""))
             forms[section].addRow(label, editor)
-        self.tabs.addTab(self._bot_page(), BOT_SECTION)
+        self.bot_panel = BotPanel(
+            editors=bot_editors,
+            labels=bot_labels,
+            settings=self.result_settings,
+            bridge=bot_bridge,
+        )
+        self.tabs.addTab(self.bot_panel, BOT_SECTION)
         self.error = QLabel()
         self.error.setObjectName("photoError")
         self.error.setWordWrap(True)
@@ -89,19 +103,6 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
-
-    def _bot_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        note = QLabel(
-            "The Telegram bot answers a photo with its hashtags.\n"
-            "Its controls (token, allowed users, start and stop) will live here."
-        )
-        note.setObjectName("hint")
-        note.setWordWrap(True)
-        layout.addWidget(note)
-        layout.addStretch(1)
-        return page
 
     def _editor(self, f: dataclasses.Field, value: Any) -> QWidget:
         meta = f.metadata
@@ -180,6 +181,7 @@ class SettingsDialog(QDialog):
         except PhotoTaggerError as exc:
             self.error.setText(str(exc))
             return
+        self.token_problem = self.bot_panel.save_token()
         super().accept()
 
 

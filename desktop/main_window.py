@@ -23,29 +23,24 @@ from PySide6.QtGui import (
     QPixmap,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QLabel,
     QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
     QSplitter,
-    QToolBar,
-    QToolButton,
     QWidget,
 )
 
 from core import settings as core_settings
 from core.backbones import list_backbones
-from core.runtime import offered_devices
 from core.settings import Settings
 from core.sources import PhotoRef
 from desktop import tasks
+from desktop.bot_panel import BotBridge
+from desktop.curation import CurationDialog
 from desktop.dialogs import ExportDialog, SettingsDialog, ShortcutsDialog, UrlDialog
 from desktop.grid import PhotoGridView
+from desktop.learn import LearnController
 from desktop.models import PhotoFilterProxyModel, PhotoItem, ThumbnailModel
+from desktop.run_bar import RunStatusBar, RunToolBar
 from desktop.sidebar import SidebarWidget
 from desktop.tag_panel import TagPanel, mosaic
 from desktop.workers import DbWorker, InferenceWorker, PhotoUpdate, ThumbnailLoader
@@ -53,17 +48,6 @@ from desktop.workers import DbWorker, InferenceWorker, PhotoUpdate, ThumbnailLoa
 PREVIEW_SIZE = 720
 MAX_RECENT = 8
 UNDO_DEPTH = 200
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    seconds = int(seconds)
-    return (
-        f"{seconds // 60}:{seconds % 60:02d}"
-        if seconds < 3600
-        else f"{seconds // 3600} h {seconds // 60 % 60:02d}"
-    )
 
 
 class MainWindow(QMainWindow):
@@ -84,6 +68,9 @@ class MainWindow(QMainWindow):
         self.undo_stack: list[tuple[list[int], dict[str, int], str]] = []
         self.last_export: Path | None = None
         self._preview_uri: str | None = None
+        self.bot_bridge: BotBridge | None = None  # made on first use: one bot per app
+        self.learner = LearnController(self)
+        self.curation: CurationDialog | None = None
 
         self.db = DbWorker(self.db_path, self)
         self.db.failed.connect(
@@ -181,103 +168,48 @@ class MainWindow(QMainWindow):
         self.filter_action = a(
             "Filter by Tag", "Ctrl+F", lambda: self.sidebar.tag_search.setFocus()
         )
+        self.learn_action = a(
+            "Learn from My Decisions",
+            "Ctrl+L",
+            self.learner.start,
+            "Train on your accepted, added and rejected tags, then refresh suggestions",
+        )
+        self.curate_action = a(
+            "Curate Album…",
+            "Ctrl+Shift+C",
+            self.curate,
+            "Near-duplicates with their keeper, and the best photos to pick",
+        )
         self.select_all_action = a("Select All Photos", "Ctrl+A", self.grid.selectAll)
         self.shortcuts_action = a("Keyboard Shortcuts", "F1", self.show_shortcuts)
         self.quit_action = a("Quit", "Ctrl+Q", self.close)
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Main")
-        bar.setObjectName("mainToolbar")
-        bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        bar.addAction(self.open_action)
-        bar.addAction(self.urls_action)
-        bar.addSeparator()
-        self.backbone_box = QComboBox()
-        self.backbone_box.setMinimumContentsLength(13)
-        self.backbone_box.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        self.toolbar = RunToolBar(
+            self.settings,
+            sources=[self.open_action, self.urls_action],
+            runs=[self.tag_action, self.tag_selection_action],
+            trailing=[self.export_action, self.settings_action],
+            parent=self,
         )
-        for spec in list_backbones():
-            # "(offline)" and other notes go to the tooltip; the toolbar has no room for them.
-            self.backbone_box.addItem(spec.display_name.split(" (")[0], spec.name)
-            self.backbone_box.setItemData(
-                self.backbone_box.count() - 1, spec.display_name, Qt.ItemDataRole.ToolTipRole
-            )
-        self.backbone_box.view().setMinimumWidth(380)
-        self.backbone_box.setCurrentIndex(
-            max(0, self.backbone_box.findData(self.settings.backbone))
-        )
-        self.device_box = QComboBox()
-        for device in offered_devices():
-            self.device_box.addItem(device.upper() if device != "auto" else "Auto", device)
-        self.device_box.setCurrentIndex(max(0, self.device_box.findData(self.settings.device)))
-        self.threshold_box = QDoubleSpinBox()
-        self.threshold_box.setRange(0.0, 1.0)
-        self.threshold_box.setSingleStep(0.05)
-        self.threshold_box.setValue(self.settings.threshold)
-        self.threshold_box.setFixedWidth(76)
-        self.threshold_box.setToolTip("Suggestions below this confidence are hidden")
-        self.top_k_box = QSpinBox()
-        self.top_k_box.setRange(1, 50)
-        self.top_k_box.setValue(self.settings.top_k)
-        self.top_k_box.setFixedWidth(60)
-        self.top_k_box.setToolTip("At most this many suggestions per photo")
-        self.backbone_box.setToolTip("Backbone: the network that tags the photos")
-        self.device_box.setToolTip(
-            "Device: where tagging runs (Auto picks a GPU when there is one)"
-        )
-        for label, widget in (
-            ("Backbone", self.backbone_box),
-            ("on", self.device_box),
-            ("Threshold", self.threshold_box),
-            ("Top", self.top_k_box),
-        ):
-            bar.addWidget(QLabel(label))
-            bar.addWidget(widget)
-        self._reload_timer = QTimer(self, singleShot=True, interval=300)
-        self._reload_timer.timeout.connect(self.reload_tags)
-        self.threshold_box.valueChanged.connect(self._reload_timer.start)
-        self.top_k_box.valueChanged.connect(self._reload_timer.start)
-        bar.addSeparator()
-        bar.addAction(self.tag_action)
-        bar.addAction(self.tag_selection_action)
-        tag_button = bar.widgetForAction(self.tag_action)
-        if isinstance(tag_button, QToolButton):
-            tag_button.setObjectName("primaryAction")
-        spacer = QWidget()
-        spacer.setSizePolicy(
-            spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred
-        )
-        bar.addWidget(spacer)
-        bar.addAction(self.export_action)
-        bar.addAction(self.settings_action)
-        settings_button = bar.widgetForAction(self.settings_action)
-        if isinstance(settings_button, QToolButton):
-            settings_button.setText("⚙")
-            settings_button.setObjectName("iconAction")
-        self.addToolBar(bar)
-        self.toolbar = bar
+        self.toolbar.rankingChanged.connect(self.reload_tags)
+        self.addToolBar(self.toolbar)
+        # The run controls are read and set all over the window (and by tests): short names.
+        self.backbone_box = self.toolbar.backbone_box
+        self.device_box = self.toolbar.device_box
+        self.threshold_box = self.toolbar.threshold_box
+        self.top_k_box = self.toolbar.top_k_box
 
     def _build_status_bar(self) -> None:
-        status = self.statusBar()
-        self.message_label = QLabel("Open a folder to begin (Ctrl+O), or drop photos here.")
-        self.progress = QProgressBar()
-        self.progress.setFixedWidth(220)
-        self.progress.setFormat("%v / %m")
-        self.rate_label = QLabel()
-        self.cancel_button = QPushButton("Cancel  Esc")
-        self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.clicked.connect(self.cancel_tagging)
-        self.counts_label = QLabel()
-        self.counts_label.setObjectName("statusCounts")
-        status.addWidget(self.message_label, 1)
-        status.addPermanentWidget(self.progress)
-        status.addPermanentWidget(self.rate_label)
-        status.addPermanentWidget(self.cancel_button)
-        status.addPermanentWidget(self.counts_label)
-        for widget in (self.progress, self.rate_label, self.cancel_button):
-            widget.hide()
+        status = RunStatusBar(self)
+        status.cancel_button.clicked.connect(self.cancel_tagging)
+        self.setStatusBar(status)
+        self.run_status = status
+        self.message_label = status.message_label
+        self.progress = status.progress
+        self.rate_label = status.rate_label
+        self.cancel_button = status.cancel_button
+        self.counts_label = status.counts_label
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
@@ -306,6 +238,9 @@ class MainWindow(QMainWindow):
             self.filter_action,
         ):
             review_menu.addAction(action)
+        review_menu.addSeparator()
+        review_menu.addAction(self.learn_action)
+        review_menu.addAction(self.curate_action)
         menus.addMenu("&Help").addAction(self.shortcuts_action)
 
     def shortcut_table(self) -> list[tuple[str, str]]:
@@ -465,11 +400,7 @@ class MainWindow(QMainWindow):
         worker.runFinished.connect(self._on_run_finished)
         self.inference = worker
         self._run_started = time.monotonic()
-        self.progress.setRange(0, 0)
-        for widget in (self.progress, self.rate_label, self.cancel_button):
-            widget.show()
-        self.rate_label.setText("")
-        self.cancel_button.setEnabled(True)
+        self.run_status.run_started()
         self.tag_action.setEnabled(False)
         self.tag_selection_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
@@ -483,17 +414,14 @@ class MainWindow(QMainWindow):
         self.show_message("Cancelling after the batch in flight…")
 
     def _on_progress(self, progress) -> None:
-        self.progress.setRange(0, max(progress.total, 1))
-        self.progress.setValue(progress.done)
-        self.rate_label.setText(f"{progress.rate:.1f} photos/s · {_clock(progress.eta)} left")
+        self.run_status.show_progress(progress)
 
     def _on_run_finished(self, summary) -> None:
         worker, self.inference = self.inference, None
         if worker is not None:
             worker.wait()
             worker.deleteLater()
-        for widget in (self.progress, self.rate_label, self.cancel_button):
-            widget.hide()
+        self.run_status.run_ended()
         self.tag_action.setEnabled(True)
         self.tag_selection_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
@@ -637,20 +565,60 @@ class MainWindow(QMainWindow):
             lambda exc: self.show_message(f"Export failed: {exc}", error=True),
         )
 
-    def edit_settings(self) -> None:
+    def curate(self) -> CurationDialog:
+        """Open the curation view on the grid's photos; it measures them off the GUI thread."""
+        if self.curation is not None:
+            self.curation.stop()
+            self.curation.deleteLater()
+        self.curation = CurationDialog(self)
+        self.curation.show()
+        self.curation.start()
+        return self.curation
+
+    def bot(self) -> BotBridge:
+        """The app's one bot runner (behind its Qt bridge), made on first use.
+
+        It belongs to the window, not the settings dialog, so the bot keeps
+        answering after the dialog closes and stops when the app quits.
+        """
+        if self.bot_bridge is None:
+            from bot.runner import BotRunner
+
+            self.attach_bot_runner(BotRunner(self.settings, database=self.db_path))
+        assert self.bot_bridge is not None
+        return self.bot_bridge
+
+    def attach_bot_runner(self, runner) -> BotBridge:
+        """Use ``runner`` as the app's bot (tests hand in one aimed at a fake Bot API)."""
+        if self.bot_bridge is not None:
+            self.bot_bridge.close()
+        self.bot_bridge = BotBridge(runner, self)
+        return self.bot_bridge
+
+    def settings_dialog(self) -> SettingsDialog:
+        """The settings dialog, its bot panel wired to the app's bot."""
         backbones = [
             (name, f"{display} — {note}")
             for name, display, note in getattr(self, "backbone_notes", [])
         ]
         backbones = backbones or [(s.name, s.display_name) for s in list_backbones()]
-        dialog = SettingsDialog(self.settings, backbones=backbones, parent=self)
+        return SettingsDialog(
+            self.settings, backbones=backbones, bot_bridge=self.bot(), parent=self
+        )
+
+    def edit_settings(self) -> None:
+        dialog = self.settings_dialog()
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
+            if dialog.token_problem:
+                self.show_message(dialog.token_problem, error=True)
 
     def apply_settings(self, settings: Settings) -> None:
         """Persist new defaults and apply what can change live (the database path needs a restart)."""
         core_settings.save_settings(settings)
         old, self.settings = self.settings, settings
+        if self.bot_bridge is not None:  # the next start uses them; a running bot keeps its own
+            self.bot_bridge.runner.configure(settings=settings)
         self.backbone_box.setCurrentIndex(max(0, self.backbone_box.findData(settings.backbone)))
         self.device_box.setCurrentIndex(max(0, self.device_box.findData(settings.device)))
         self.threshold_box.setValue(settings.threshold)
@@ -690,10 +658,15 @@ class MainWindow(QMainWindow):
         self.ui_state.sync()
 
     def shutdown(self) -> None:
-        """Stop the run (its batch in flight is stored), the thumbnail pool and the database thread."""
+        """Stop the run (its batch in flight is stored), the bot, the thumbnails and the database."""
         if self.inference is not None:
             self.inference.cancel()
             self.inference.wait(30000)
+        self.learner.stop()
+        if self.curation is not None:
+            self.curation.stop()
+        if self.bot_bridge is not None:
+            self.bot_bridge.close()
         self.loader.stop()
         self.db.stop()
 

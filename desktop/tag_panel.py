@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QPainter, QPainterPath, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCompleter,
@@ -34,6 +34,16 @@ from desktop.grid import chip_width, paint_chip
 from desktop.models import PhotoItem
 from desktop.theme import color
 
+SOURCE_LABELS = {
+    "imagenet": "ImageNet",
+    "hierarchy": "hierarchy",
+    "refine": "refined",
+    "head": "learned",
+    "user": "",
+    "mixed": "mixed",
+}
+"""How each suggestion source reads on a row (``user``: the person's own tag, no label)."""
+
 _STATE_MARK = {"accepted": "✓ accepted", "added": "✓ added", "rejected": "✗ rejected"}
 
 
@@ -46,12 +56,13 @@ class TagEntry:
     state: str
     count: int = 1
     total: int = 1
+    source: str = ""
 
 
 def entries_for(items: list[PhotoItem]) -> list[TagEntry]:
     """The rows for one photo, or a tag-by-tag summary over several."""
     if len(items) == 1:
-        return [TagEntry(t.tag, t.score, t.state) for t in items[0].tags]
+        return [TagEntry(t.tag, t.score, t.state, source=t.source) for t in items[0].tags]
     grouped: dict[str, list] = {}
     for item in items:
         for t in item.tags:
@@ -63,7 +74,9 @@ def entries_for(items: list[PhotoItem]) -> list[TagEntry]:
         state = "accepted" if confirmed else "rejected" if states == {"rejected"} else "suggested"
         scores = [t.score for t in tags if t.score is not None]
         score = sum(scores) / len(scores) if scores else None
-        entries.append(TagEntry(tag, score, state, len(tags), len(items)))
+        sources = {t.source for t in tags}
+        source = sources.pop() if len(sources) == 1 else "mixed"
+        entries.append(TagEntry(tag, score, state, len(tags), len(items), source))
     order = {"accepted": 0, "suggested": 1, "rejected": 2}
     return sorted(entries, key=lambda e: (order[e.state], -e.count, -(e.score or 0.0), e.tag))
 
@@ -110,6 +123,19 @@ class TagChipDelegate(QStyledItemDelegate):
         )
 
         right = QRect(rect.right() - right_w, rect.top(), right_w - 6, rect.height())
+        source = SOURCE_LABELS.get(entry.source, entry.source)
+        room = right.left() - chip.right() - 16
+        if source and room > 24:  # where the suggestion came from, when there is room
+            small = QFont(option.font)
+            small.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.8))
+            painter.setFont(small)
+            painter.setPen(color("muted"))
+            painter.drawText(
+                QRect(chip.right() + 8, rect.top(), room, rect.height()),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                QFontMetrics(small).elidedText(source, Qt.TextElideMode.ElideRight, room),
+            )
+            painter.setFont(option.font)
         bar = QRect(right.left(), right.center().y() - 3, 70, 6)
         if entry.score is not None:
             track = QPainterPath()
@@ -303,7 +329,8 @@ class TagPanel(QWidget):
         for entry in entries_for(items):
             row = QListWidgetItem()
             row.setData(Qt.ItemDataRole.UserRole, entry)
-            row.setToolTip(f"{entry.tag} — {entry.state}")
+            origin = SOURCE_LABELS.get(entry.source, entry.source)
+            row.setToolTip(f"{entry.tag} — {entry.state}" + (f" · from {origin}" if origin else ""))
             self.tag_list.addItem(row)
         self._select_tag(keep)
         self._describe()

@@ -12,8 +12,9 @@ from tests.desktop.conftest import make_window, screenshot
 def test_dialog_has_an_editor_for_every_field_and_a_bot_section(qtbot, output_dir):
     dialog = SettingsDialog(load_settings(), backbones=[("efficientnet-lite0", "Lite0")])
     qtbot.addWidget(dialog)
-    expected = {f.name for f in editable_fields() if f.metadata.get("section") != BOT_SECTION}
-    assert set(dialog.editors) == expected
+    assert set(dialog.editors) == {f.name for f in editable_fields()}
+    bot_fields = {f.name for f in editable_fields() if f.metadata.get("section") == BOT_SECTION}
+    assert bot_fields and all(dialog.bot_panel.isAncestorOf(dialog.editors[n]) for n in bot_fields)
     assert isinstance(dialog.editors["device"], QComboBox)
     assert isinstance(dialog.editors["threshold"], QDoubleSpinBox)
     assert isinstance(dialog.editors["top_k"], QSpinBox)

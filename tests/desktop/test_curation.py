@@ -1,0 +1,66 @@
+"""Curation view: duplicate groups with their keeper, a best-of strip, picks saved at once."""
+
+from __future__ import annotations
+
+import shutil
+
+from PIL import Image
+
+from core.curate import picked_photos
+from core.store import Store
+from desktop.curation import PHOTO_ID_ROLE, CurationDialog
+from tests.desktop.conftest import copy_photos, open_and_wait, tag_and_wait, wait_db
+
+WAIT_CURATE_MS = 120_000
+
+
+def test_curation_groups_duplicates_marks_the_keeper_and_saves_picks(
+    qtbot, window, tmp_path, output_dir
+):
+    folder = copy_photos(tmp_path / "photos", 12)
+    first = sorted(folder.glob("*.jpg"))[0]
+    shutil.copy2(first, folder / "zz-copy.jpg")  # an exact copy
+    with Image.open(first) as image:  # and a smaller, recompressed one
+        image.resize((image.width // 2, image.height // 2)).save(
+            folder / "zz-small.jpg", quality=70
+        )
+    open_and_wait(qtbot, window, folder, 14)
+    tag_and_wait(qtbot, window)
+
+    window.curate_action.trigger()
+    dialog = window.curation
+    assert isinstance(dialog, CurationDialog)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT_CURATE_MS)
+    result = dialog.result
+    assert result is not None and result.error is None, result
+    names = {i.photo_id: i.ref.uri.rsplit("/", 1)[-1] for i in window.model.items()}
+    groups = [{names[p] for p in g.photo_ids} for g in result.groups]
+    assert {first.name, "zz-copy.jpg", "zz-small.jpg"} in groups, groups
+    group = next(g for g in result.groups if names[g.keeper] in (first.name, "zz-copy.jpg"))
+    assert names[group.keeper] != "zz-small.jpg", "the keeper has the most pixels"
+    assert 1 <= len(result.highlights) <= 8
+    assert dialog.best_strip.count() == len(result.highlights)
+
+    strips = [s for s in dialog.strips() if s is not dialog.best_strip]
+    assert len(strips) == len(result.groups)
+    keeper_rows = [
+        s.item(r) for s in strips for r in range(s.count()) if s.item(r).text() == "★ keep"
+    ]
+    assert len(keeper_rows) == len(result.groups)
+
+    best = dialog.best_strip.item(0)
+    best.setSelected(True)
+    dialog.pick_selected()
+    wait_db(qtbot, window)
+    photo_id = int(best.data(PHOTO_ID_ROLE))
+    with Store(window.db_path) as store:
+        assert photo_id in picked_photos(store)
+    assert best.text().startswith("✓") and photo_id in dialog.picked
+
+    qtbot.waitUntil(lambda: not window.loader.busy, timeout=20_000)
+    dialog.resize(900, 620)
+    qtbot.wait(50)
+    dialog.grab().save(str(output_dir / "curation.png"))
+    dialog.close()
+    assert dialog.worker is None
