@@ -1,10 +1,15 @@
-"""Curate the album: near-duplicate groups with their keeper, and a best-of strip to pick from.
+"""Curate the album: near-duplicate groups with their keeper, a best-of strip, and visual groups.
 
 Finding duplicates and highlights decodes every photo once (hashes, sharpness,
 exposure), so it runs on a :class:`CurationWorker` thread with its own Store;
 the dialog fills in when the result comes back. A pick is a decision like a
 tag decision: it goes to the database worker at once, so closing the dialog
 loses nothing. The album is the photos in the grid.
+
+The album as groups (``core.groups.album_groups``) is computed by the same
+worker; changing the number of groups recomputes only the groups, again off
+the GUI thread. Naming a group adds the tag to all its photos through the
+database worker, like a pick.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,17 +28,21 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 if TYPE_CHECKING:
+    from core.groups import PhotoGroup
     from desktop.main_window import MainWindow
     from desktop.models import PhotoItem
 
@@ -42,19 +51,29 @@ log = logging.getLogger(__name__)
 THUMB = 112
 BEST_N = 8
 PHOTO_ID_ROLE = Qt.ItemDataRole.UserRole
+MAX_GROUPS = 40
+"""The spin box's ceiling; 0 on it means "chosen from the data"."""
 
 
 @dataclass(frozen=True)
 class CurationResult:
-    """Duplicate groups (``core.dupes.DuplicateGroup``) and highlights (``core.highlights.Highlight``)."""
+    """Duplicate groups, highlights and visual groups (``core.groups.PhotoGroup``).
+
+    ``groups_only`` marks a recomputation of the visual groups alone (new ``k``):
+    the dialog then keeps the duplicates and highlights it already shows.
+    """
 
     groups: list[Any] = field(default_factory=list)
     highlights: list[Any] = field(default_factory=list)
+    visual: list[Any] = field(default_factory=list)
     error: str | None = None
+    groups_only: bool = False
 
 
 class CurationWorker(QThread):
-    """Finds the album's duplicate groups and its best ``n`` photos off the GUI thread.
+    """Finds the album's duplicate groups, best ``n`` photos and visual groups off the GUI thread.
+
+    With ``groups_only`` it computes the visual groups alone (the ``k`` spin box).
 
     Signals:
         progressed: (done, total) while photos are measured.
@@ -65,11 +84,19 @@ class CurationWorker(QThread):
     found = Signal(object)
 
     def __init__(
-        self, *, db_path: Path, backbone: str, photo_ids: list[int], n: int = BEST_N
+        self,
+        *,
+        db_path: Path,
+        backbone: str,
+        photo_ids: list[int],
+        n: int = BEST_N,
+        k: int | None = None,
+        groups_only: bool = False,
     ) -> None:
         super().__init__()
         self.setObjectName("phototagger-curate")
         self.db_path, self.backbone, self.photo_ids, self.n = db_path, backbone, photo_ids, n
+        self.k, self.groups_only = k, groups_only
         self.cancel_event = threading.Event()
 
     def cancel(self) -> None:
@@ -78,10 +105,21 @@ class CurationWorker(QThread):
     def run(self) -> None:
         try:
             from core.dupes import find_duplicates
+            from core.groups import album_groups
             from core.highlights import best_of
             from core.store import Store
 
             with Store(self.db_path) as store:
+                visual = album_groups(
+                    store,
+                    backbone=self.backbone,
+                    photo_ids=self.photo_ids,
+                    k=self.k,
+                    cancel=self.cancel_event,
+                )
+                if self.groups_only:
+                    self.found.emit(CurationResult(visual=visual, groups_only=True))
+                    return
                 common = {
                     "backbone": self.backbone,
                     "photo_ids": self.photo_ids,
@@ -90,10 +128,10 @@ class CurationWorker(QThread):
                 }
                 groups = find_duplicates(store, **common)
                 highlights = best_of(store, n=self.n, **common)  # measured once: cached
-            result = CurationResult(groups, highlights)
+            result = CurationResult(groups, highlights, visual)
         except Exception as exc:  # no embeddings yet and the like: shown in the dialog
             log.info("curation failed: %s", exc)
-            result = CurationResult(error=str(exc))
+            result = CurationResult(error=str(exc), groups_only=self.groups_only)
         self.found.emit(result)
 
 
@@ -116,9 +154,10 @@ def _strip() -> QListWidget:
 
 
 class CurationDialog(QDialog):
-    """Best-of strip on top, one strip per duplicate group below (keeper first, starred).
+    """Best-of strip on top; below, tabs for duplicate groups and for the album as groups.
 
     Pick (P, or double-click) records a pick for the selected photos at once.
+    Each visual group shows its suggested names and can be named in one go.
     """
 
     def __init__(self, window: MainWindow) -> None:
@@ -135,6 +174,11 @@ class CurationDialog(QDialog):
         self.worker: CurationWorker | None = None
         self._icons: dict[str, list[QListWidgetItem]] = {}
         self._rows: dict[int, list[QListWidgetItem]] = {}
+        self.visual: list[PhotoGroup] = []
+        self.group_strips: list[QListWidget] = []
+        self.group_names: list[QLineEdit] = []
+        self._group_boxes: list[QWidget] = []
+        self._regroup_pending = False
 
         self.status = QLabel("Looking for duplicates and the best photos…")
         self.status.setWordWrap(True)
@@ -149,6 +193,15 @@ class CurationDialog(QDialog):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(groups_page)
+        self.groups_title = QLabel("DUPLICATES")
+        self.groups_title.setObjectName("sectionTitle")
+        dupes_tab = QWidget()
+        dupes_layout = QVBoxLayout(dupes_tab)
+        dupes_layout.addWidget(self.groups_title)
+        dupes_layout.addWidget(scroll, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(dupes_tab, "Duplicates")
+        self.tabs.addTab(self._visual_tab(), "Groups")
         self.pick_button = QPushButton("Pick selected  P")
         self.pick_button.setShortcut("P")
         self.pick_button.clicked.connect(self.pick_selected)
@@ -158,8 +211,6 @@ class CurationDialog(QDialog):
         footer.addWidget(self.pick_button)
         footer.addStretch(1)
         footer.addWidget(buttons)
-        self.groups_title = QLabel("DUPLICATES")
-        self.groups_title.setObjectName("sectionTitle")
         best_title = QLabel(f"BEST {BEST_N}")
         best_title.setObjectName("sectionTitle")
         layout = QVBoxLayout(self)
@@ -167,30 +218,77 @@ class CurationDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(best_title)
         layout.addWidget(self.best_strip)
-        layout.addWidget(self.groups_title)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(footer)
         window.loader.loaded.connect(self._on_thumbnail)
+
+    def _visual_tab(self) -> QWidget:
+        """The album as groups: a spin box for how many, then one named strip per group."""
+        self.visual_title = QLabel("GROUPS")
+        self.visual_title.setObjectName("sectionTitle")
+        self.k_box = QSpinBox()
+        self.k_box.setRange(0, max(2, min(MAX_GROUPS, len(self.items))))
+        self.k_box.setSpecialValueText("auto")
+        self.k_box.setToolTip("How many groups; auto lets the photos decide")
+        # Debounced: spinning through values should not start one clustering per step.
+        self._regroup_timer = QTimer(self)
+        self._regroup_timer.setSingleShot(True)
+        self._regroup_timer.setInterval(400)
+        self._regroup_timer.timeout.connect(self.regroup)
+        self.k_box.valueChanged.connect(lambda _v: self._regroup_timer.start())
+        controls = QHBoxLayout()
+        controls.addWidget(self.visual_title)
+        controls.addStretch(1)
+        controls.addWidget(QLabel("Number of groups:"))
+        controls.addWidget(self.k_box)
+        self.visual_box = QVBoxLayout()
+        self.visual_box.addStretch(1)
+        page = QWidget()
+        page.setLayout(self.visual_box)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(page)
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.addLayout(controls)
+        layout.addWidget(scroll, 1)
+        return tab
 
     @property
     def busy(self) -> bool:
         return self.worker is not None
 
-    def start(self) -> None:
+    def start(self, *, groups_only: bool = False) -> None:
         """Measure the album on a worker thread; returns at once."""
         if not self.items:
             self._show(CurationResult(error="Open and tag a folder first"))
             return
         w = self.window_
         self.worker = CurationWorker(
-            db_path=w.db_path, backbone=w.backbone_box.currentData(), photo_ids=list(self.items)
+            db_path=w.db_path,
+            backbone=w.backbone_box.currentData(),
+            photo_ids=list(self.items),
+            k=self.k_box.value() or None,
+            groups_only=groups_only,
         )
         self.worker.progressed.connect(self._on_progress)
         self.worker.found.connect(self._show)
         self.worker.start()
 
+    def regroup(self) -> None:
+        """Recompute the visual groups for the spin box's ``k``, after any running worker."""
+        self._regroup_timer.stop()  # called directly or by the timer: once either way
+        if self.worker is not None:
+            self._regroup_pending = True  # one worker at a time; _show starts it
+            return
+        self._regroup_pending = False
+        self.visual_title.setText("GROUPS · REGROUPING…")
+        self.start(groups_only=True)
+
     def stop(self) -> None:
         """Cancel and wait for the worker (the dialog or the window closes)."""
+        self._regroup_timer.stop()  # no regrouping for a closed dialog
+        self._regroup_pending = False
         if self.worker is not None:
             self.worker.cancel()
             self.worker.wait(30000)
@@ -210,11 +308,20 @@ class CurationDialog(QDialog):
         if worker is not None:
             worker.wait()
             worker.deleteLater()
+        if self._regroup_pending and result.error is None:
+            self.regroup()  # the user changed k meanwhile: that clustering is stale
+        if result.groups_only:
+            if result.error is not None:
+                self.status.setText(f"Cannot group: {result.error}")
+            else:
+                self._show_visual(result.visual)
+            return
         self.result = result
         self.progress.hide()
         if result.error is not None:
             self.status.setText(f"Cannot curate: {result.error}")
             return
+        self._show_visual(result.visual)
         extra = sum(len(g.others) for g in result.groups)
         self.summary = (
             f"{_count(len(result.groups), 'group')} of near-duplicates "
@@ -231,6 +338,87 @@ class CurationDialog(QDialog):
                 keeper = pid == group.keeper
                 self._add(strip, pid, "★ keep" if keeper else f"{sim:.0%} alike")
             self.groups_box.insertWidget(self.groups_box.count() - 1, strip)
+
+    def _show_visual(self, groups: list[PhotoGroup]) -> None:
+        """Replace the group strips; rows of the old ones are forgotten before they go."""
+        old = {
+            id(row)
+            for strip in self.group_strips
+            for row in (strip.item(r) for r in range(strip.count()))
+        }
+        for registry in (self._icons, self._rows):
+            for key, rows in registry.items():
+                registry[key] = [r for r in rows if id(r) not in old]
+        for box in self._group_boxes:
+            self.visual_box.removeWidget(box)
+            box.deleteLater()
+        self.visual, self.group_strips, self.group_names, self._group_boxes = groups, [], [], []
+        auto = "" if self.k_box.value() else " (AUTO)"
+        self.visual_title.setText(f"GROUPS · {_count(len(groups), 'group').upper()}{auto}")
+        for group in groups:
+            box = self._group_box(group)
+            self._group_boxes.append(box)
+            self.visual_box.insertWidget(self.visual_box.count() - 1, box)
+
+    def _group_box(self, group: PhotoGroup) -> QWidget:
+        names = ", ".join(group.names) if group.names else "no suggestion"
+        caption = QLabel(
+            f"<b>Group {group.index + 1}</b> · {_count(len(group.photo_ids), 'photo')}"
+            f" · suggested: {names}"
+        )
+        caption.setTextFormat(Qt.TextFormat.RichText)
+        name = QLineEdit(group.names[0] if group.names else "")
+        name.setPlaceholderText("tag for every photo")
+        name.setMinimumWidth(160)
+        button = QPushButton("Name group…")
+        button.setToolTip("Add this tag to every photo of the group (saved at once)")
+        button.clicked.connect(lambda: self.name_group(group, name.text(), button))
+        name.returnPressed.connect(button.click)
+        header = QHBoxLayout()
+        header.addWidget(caption, 1)
+        header.addWidget(name)
+        header.addWidget(button)
+        strip = _strip()
+        strip.itemDoubleClicked.connect(lambda item: self._pick([item]))
+        for pid in group.photo_ids:
+            self._add(strip, pid, "")  # the name is the tooltip; elided names are noise
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 4, 0, 4)
+        layout.addLayout(header)
+        layout.addWidget(strip)
+        self.group_strips.append(strip)
+        self.group_names.append(name)
+        return box
+
+    def name_group(self, group: PhotoGroup, tag: str, button: QPushButton | None = None) -> None:
+        """Add ``tag`` to every photo of ``group`` on the database worker, like a pick."""
+        tag = tag.strip()
+        if not tag:
+            self.status.setText("Type a name for the group first.")
+            return
+        from core.groups import name_group
+
+        if button is not None:
+            button.setEnabled(False)  # one decision per click, not one per impatient click
+
+        def save(store) -> list[int]:
+            return name_group(store, group, tag)
+
+        def done(ids: list[int]) -> None:
+            if button is not None:
+                button.setEnabled(True)
+            self.status.setText(
+                f"Group {group.index + 1} named “{tag}”: {_count(len(ids), 'photo')} tagged (saved)."
+            )
+            self.window_.reload_tags()  # the grid shows the new tag
+
+        def failed(exc: Exception) -> None:
+            if button is not None:
+                button.setEnabled(True)
+            self.status.setText(f"The group was not named: {exc}")
+
+        self.window_.db.submit(save, done, failed)
 
     def _add(self, strip: QListWidget, photo_id: int, caption: str) -> None:
         item = self.items.get(photo_id)
@@ -249,8 +437,13 @@ class CurationDialog(QDialog):
         rows = self._icons.get(uri)
         if rows:
             icon = QIcon(QPixmap.fromImage(image))
+            strips = set()
             for row in rows:
                 row.setIcon(icon)
+                strips.add(row.listWidget())
+            for strip in strips:  # an icon arriving late can leave the grid misplaced
+                if strip is not None:
+                    strip.doItemsLayout()
 
     def strips(self) -> list[QListWidget]:
         return self.findChildren(QListWidget)

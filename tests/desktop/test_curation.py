@@ -1,4 +1,8 @@
-"""Curation view: duplicate groups with their keeper, a best-of strip, picks saved at once."""
+"""Curation view: duplicate groups with their keeper, a best-of strip, picks saved at once.
+
+Also the album as visual groups: every photo in exactly one group, naming a
+group saves an ``add`` decision for each of its photos, and ``k`` regroups.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,9 @@ def test_curation_groups_duplicates_marks_the_keeper_and_saves_picks(
     assert 1 <= len(result.highlights) <= 8
     assert dialog.best_strip.count() == len(result.highlights)
 
-    strips = [s for s in dialog.strips() if s is not dialog.best_strip]
+    strips = [
+        s for s in dialog.strips() if s is not dialog.best_strip and s not in dialog.group_strips
+    ]
     assert len(strips) == len(result.groups)
     keeper_rows = [
         s.item(r) for s in strips for r in range(s.count()) if s.item(r).text() == "★ keep"
@@ -62,5 +68,43 @@ def test_curation_groups_duplicates_marks_the_keeper_and_saves_picks(
     dialog.resize(900, 620)
     qtbot.wait(50)
     dialog.grab().save(str(output_dir / "curation.png"))
+
+    # The album as groups: shown, covering every photo of the album exactly once.
+    assert dialog.visual, "groups are shown"
+    assert len(dialog.group_strips) == len(dialog.visual)
+    grouped = [p for g in dialog.visual for p in g.photo_ids]
+    assert sorted(grouped) == sorted(dialog.items), "each photo in exactly one group"
+    shown = [
+        int(s.item(r).data(PHOTO_ID_ROLE)) for s in dialog.group_strips for r in range(s.count())
+    ]
+    assert sorted(shown) == sorted(grouped)
+    for group, name in zip(dialog.visual, dialog.group_names, strict=True):
+        assert name.text() == (group.names[0] if group.names else "")
+
+    group = dialog.visual[0]
+    dialog.group_names[0].setText("holiday group")
+    dialog.name_group(group, dialog.group_names[0].text())
+    wait_db(qtbot, window)
+    with Store(window.db_path) as store:
+        states = store.all_tag_states()
+    assert all(states.get(p, {}).get("holiday group") == "add" for p in group.photo_ids)
+    assert not any(
+        "holiday group" in states.get(p, {}) for g in dialog.visual[1:] for p in g.photo_ids
+    )
+    assert f"{len(group.photo_ids)} photo" in dialog.status.text()
+
+    dialog.tabs.setCurrentIndex(1)
+    dialog.resize(900, 820)  # room for more than one group
+    qtbot.waitUntil(lambda: not window.loader.busy, timeout=20_000)
+    qtbot.wait(50)
+    dialog.grab().save(str(output_dir / "curation-groups.png"))
+
+    # Another k regroups in the background.
+    dialog.k_box.setValue(2)
+    dialog.regroup()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT_CURATE_MS)
+    assert len(dialog.visual) <= 2 and len(dialog.group_strips) == len(dialog.visual)
+    assert sorted(p for g in dialog.visual for p in g.photo_ids) == sorted(dialog.items)
+
     dialog.close()
     assert dialog.worker is None
