@@ -40,13 +40,6 @@ TOKEN = "123:ABC"
 CHAT = USER = 4242
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """httpx honours proxy variables; a CI proxy must never see loopback traffic."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
 @pytest.fixture
 def api() -> Iterator[FakeBotApi]:
     with FakeBotApi(token=TOKEN) as server:
