@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,15 @@ def _settings(**overrides: Any):
     settings = load_settings()
     changes = {k: v for k, v in overrides.items() if v is not None}
     return settings.replace(**changes) if changes else settings
+
+
+def _location_prefix(text: str | None) -> str | None:
+    """``--under``'s value as stored locations start: URLs as typed, paths made absolute."""
+    from core.sources import is_url
+
+    if not text or is_url(text):
+        return text
+    return os.path.abspath(text)
 
 
 def _open_store(settings, db_path: Path | None):

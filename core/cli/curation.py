@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import click
 
 from core.cli import (
+    _location_prefix,
     _open_store,
     _settings,
     cli,
@@ -40,9 +40,7 @@ def _album(store, uri_prefix: str | None) -> list[int] | None:
 
     if not uri_prefix:
         return None
-    if not uri_prefix.startswith(("http://", "https://")):
-        uri_prefix = os.path.abspath(uri_prefix)
-    return album_ids(store, uri_prefix=uri_prefix)
+    return album_ids(store, uri_prefix=_location_prefix(uri_prefix))
 
 
 def _measuring_bar():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
@@ -13,6 +12,7 @@ from core.cli import (
     EXIT_INTERRUPTED,
     EXIT_PARTIAL,
     _fail,
+    _location_prefix,
     _open_store,
     _settings,
     cli,
@@ -189,8 +189,7 @@ def export(fmt, out, scope, threshold, top_k, backbone, uri_prefix, embed, db_pa
     settings = _settings(threshold=threshold, top_k=top_k)
     if fmt in ("csv", "json") and out is None:
         raise click.UsageError(f"--out is needed for {fmt}")
-    if uri_prefix and not uri_prefix.startswith(("http://", "https://")):
-        uri_prefix = os.path.abspath(uri_prefix)
+    uri_prefix = _location_prefix(uri_prefix)
     with _open_store(settings, db_path) as store:
         rows = list(
             export_rows(
