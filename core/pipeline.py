@@ -27,7 +27,7 @@ from core.imaging import DEFAULT_MAX_PIXELS, decode_photo
 from core.runtime import Runtime, open_runtime
 from core.sources import DEFAULT_MAX_DOWNLOAD, PhotoRef, fetch_url
 from core.store import PhotoResult, Store
-from core.transforms import DataConfig, to_input_array
+from core.transforms import DataConfig, to_input_array, whole_short_side
 from core.vocabulary import TagScore, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,9 @@ class Tagger:
         return self.runtime.data_config
 
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, list[list[TagScore]]]:
-        """Embeddings and stored-level suggestions for a preprocessed batch."""
+        """Embeddings and stored-level suggestions for a batch of whole-photo inputs."""
         embeddings, logits = self.runtime.run(batch)
-        return embeddings, self.vocabulary.suggest(logits)
+        return embeddings, self.vocabulary.suggest(logits * np.float32(self.spec.logit_scale))
 
     def tag_image(self, image: Image.Image) -> tuple[np.ndarray, list[TagScore]]:
         """One already-decoded RGB photo (the bot's path)."""
@@ -127,7 +127,7 @@ def prepare(
             fetch_url(ref.uri, max_bytes=max_download) if ref.kind == "url" else Path(ref.uri)
         )
         decoded = decode_photo(
-            source, min_short_side=config.resize_short_side, max_pixels=max_pixels
+            source, min_short_side=whole_short_side(config), max_pixels=max_pixels
         )
         pixels = to_input_array(decoded.image, config)
     except (DecodeError, FetchError) as exc:
@@ -163,12 +163,26 @@ def iter_results(
                 window.append(pool.submit(prepare, ref, config, max_pixels=max_pixels))
 
         refill()
+        # Whole-photo inputs differ in shape (landscape, portrait, 3:2, 16:9...), and a
+        # forward pass takes one shape: decoded photos wait by shape, and whenever
+        # ``batch_size`` of them wait, the largest group runs (failures go with it).
+        by_shape: dict[tuple[int, ...], list[_Prepared]] = {}
+        failed: list[_Prepared] = []
         try:
-            while window:
+            while window or by_shape or failed:
                 if cancel is not None and cancel.is_set():
                     return
-                batch = [window.popleft().result() for _ in range(min(batch_size, len(window)))]
-                refill()
+                while window and sum(map(len, by_shape.values())) + len(failed) < batch_size:
+                    prepared = window.popleft().result()
+                    refill()
+                    if prepared.pixels is None:
+                        failed.append(prepared)
+                    else:
+                        by_shape.setdefault(prepared.pixels.shape, []).append(prepared)
+                batch = (
+                    by_shape.pop(max(by_shape, key=lambda k: len(by_shape[k]))) if by_shape else []
+                )
+                batch, failed = batch + failed, []
                 yield _infer_batch(batch, tagger)
         finally:
             for future in window:

@@ -30,7 +30,7 @@ from core.transforms import DataConfig
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-_EXPORT_FORMAT = "2"  # bump when the exported graph's inputs or outputs change
+_EXPORT_FORMAT = "3"  # bump when the exported graph's inputs or outputs change
 
 
 class Runtime(Protocol):

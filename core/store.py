@@ -24,6 +24,7 @@ from sqlite_utils.migrations import Migrations
 
 from core.errors import StoreError
 from core.sources import PhotoRef
+from core.transforms import VIEW
 from core.vocabulary import TagScore, normalise_tag
 
 Action = Literal["accept", "reject", "add", "remove", "pick", "unpick", "rate"]
@@ -151,6 +152,15 @@ def m003_curation(db: Database) -> None:
         pk="photo_id",
         foreign_keys=[("photo_id", "photos")],
     )
+
+
+@migrations()
+def m004_views(db: Database) -> None:
+    # What the backbone saw (core.transforms.VIEW) is kept with each analysis and
+    # head: rows from another view are analysed again and such heads set aside.
+    # Rows from before have none and so count as another view.
+    db["analyses"].add_column("view", str)
+    db["heads"].add_column("view", str)
 
 
 @dataclass(frozen=True)
@@ -305,14 +315,18 @@ class Store:
             )
 
     def pending(self, refs: Iterable[PhotoRef], *, backbone: str) -> list[PhotoRef]:
-        """The refs not yet analysed by ``backbone`` in their current version (size, mtime)."""
+        """The refs not yet analysed by ``backbone`` in their current version (size, mtime).
+
+        An analysis made with another view of the photo (see
+        :data:`core.transforms.VIEW`) counts as not done.
+        """
         refs = list(refs)
         done = {
             (uri, size, mtime)
             for uri, size, mtime in self.db.execute(
                 "select p.uri, a.size, a.mtime from analyses a join photos p on p.id = a.photo_id"
-                " where a.backbone = ?",
-                [backbone],
+                " where a.backbone = ? and a.view = ?",
+                [backbone, VIEW],
             )
         }
         return [r for r in refs if (r.uri, r.size, r.mtime) not in done]
@@ -354,6 +368,7 @@ class Store:
                         else embedding.astype(np.float16).tobytes(),
                         "dim": None if embedding is None else int(embedding.shape[-1]),
                         "analysed_at": now,
+                        "view": VIEW,
                     },
                     pk=("photo_id", "backbone"),
                 )
@@ -436,11 +451,11 @@ class Store:
         return found
 
     def embeddings(self, *, backbone: str) -> tuple[list[int], np.ndarray]:
-        """Photo ids and their embeddings (float32, one row each) for ``backbone``."""
+        """Photo ids and their embeddings (float32, one row each) for ``backbone``, current view only."""
         rows = self.db.execute(
-            "select photo_id, embedding, dim from analyses where backbone = ? and embedding is not null"
-            " order by photo_id",
-            [backbone],
+            "select photo_id, embedding, dim from analyses where backbone = ? and view = ?"
+            " and embedding is not null order by photo_id",
+            [backbone, VIEW],
         ).fetchall()
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)

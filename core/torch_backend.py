@@ -21,7 +21,7 @@ from torch import nn
 
 from core.backbones import BackboneSpec, local_weights_file
 from core.errors import BackboneUnavailable
-from core.transforms import DataConfig
+from core.transforms import DataConfig, whole_photo_size
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,14 @@ def _rename_in_order(source: dict[str, torch.Tensor], target: dict[str, torch.Te
 
 
 def export_onnx(loaded: LoadedBackbone, path: Path) -> None:
-    """Export embedding + logits to ONNX with a dynamic batch axis, atomically."""
-    size = loaded.data_config.input_size
-    example = torch.zeros((2, *size), dtype=torch.float32)
+    """Export embedding + logits to ONNX with dynamic batch, height and width, atomically.
+
+    Inputs are whole-photo views whose sides are multiples of the stride
+    (:func:`core.transforms.whole_photo_size`); at such sizes the "same" padding
+    the tracer records for the example holds for every other size.
+    """
+    width, height = whole_photo_size(4, 3, loaded.data_config)
+    example = torch.zeros((2, 3, height, width), dtype=torch.float32)
     module = loaded.two_heads().to("cpu")
     tmp = path.with_suffix(".onnx.partial")
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
@@ -159,7 +164,7 @@ def export_onnx(loaded: LoadedBackbone, path: Path) -> None:
             input_names=["pixels"],
             output_names=["embedding", "logits"],
             dynamic_axes={
-                "pixels": {0: "batch"},
+                "pixels": {0: "batch", 2: "height", 3: "width"},
                 "embedding": {0: "batch"},
                 "logits": {0: "batch"},
             },

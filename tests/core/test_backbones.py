@@ -62,7 +62,7 @@ def test_every_backbone_builds_with_the_declared_shapes(name):
     import torch
 
     from core.torch_backend import EmbeddingAndLogits, create_model
-    from core.transforms import DataConfig
+    from core.transforms import DataConfig, whole_photo_size
 
     spec = get_backbone_spec(name)
     model = create_model(
@@ -71,9 +71,11 @@ def test_every_backbone_builds_with_the_declared_shapes(name):
     config = DataConfig.from_timm(timm.data.resolve_data_config({}, model=model))
     assert config.input_size == (3, spec.input_size, spec.input_size)
     assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(spec.params_m, abs=0.1)
+    width, height = whole_photo_size(4, 3, config)
     with torch.no_grad():
-        emb, logits = EmbeddingAndLogits(model)(torch.zeros(1, *config.input_size))
-    assert emb.shape == (1, spec.embedding_size) and logits.shape == (1, 1000)
+        for shape in (config.input_size, (3, height, width), (3, width, height)):
+            emb, logits = EmbeddingAndLogits(model)(torch.zeros(1, *shape))
+            assert emb.shape == (1, spec.embedding_size) and logits.shape == (1, 1000)
 
 
 def test_package_weights_land_in_timm_and_classify(tagger):
@@ -84,20 +86,24 @@ def test_package_weights_land_in_timm_and_classify(tagger):
 
     img = Image.open(shared("imagenet-sample", "n02391049_zebra.JPEG")).convert("RGB")
     _, suggestions = tagger.tag_image(img)
-    assert suggestions[0].tag == "zebra" and suggestions[0].score > 0.5
+    classes = [s for s in suggestions if s.source == "imagenet"]
+    assert classes[0].tag == "zebra" and all(3 * c.score < classes[0].score for c in classes[1:])
 
 
 def test_onnx_and_torch_agree(tagger):
     from core.torch_backend import TorchRuntime, load_torch_backbone
 
-    batch = np.random.default_rng(0).normal(size=(3, 3, 224, 224)).astype(np.float32)
-    torch_emb, torch_logits = TorchRuntime(
-        load_torch_backbone(get_backbone_spec(DEFAULT_BACKBONE))
-    ).run(batch)
-    onnx_emb, onnx_logits = tagger.runtime.run(batch)
+    reference = TorchRuntime(load_torch_backbone(get_backbone_spec(DEFAULT_BACKBONE)))
     assert tagger.runtime.name == "onnxruntime-cpu"
-    np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3)
-    np.testing.assert_allclose(onnx_emb, torch_emb, atol=1e-3)
+    rng = np.random.default_rng(0)
+    # One export serves every whole-photo shape: landscape, portrait, square, panorama,
+    # and the crop; its traced padding must be right for all of them.
+    for height, width in [(256, 352), (352, 256), (256, 256), (256, 512), (224, 224)]:
+        batch = rng.normal(size=(3, 3, height, width)).astype(np.float32)
+        torch_emb, torch_logits = reference.run(batch)
+        onnx_emb, onnx_logits = tagger.runtime.run(batch)
+        np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3)
+        np.testing.assert_allclose(onnx_emb, torch_emb, atol=1e-3)
 
 
 def test_export_key_follows_the_weights_content(tmp_path):

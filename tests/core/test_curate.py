@@ -170,7 +170,10 @@ def test_album_groups_keep_copies_together_and_naming_adds_a_decision(album_stor
     groups = album_groups(album_store, backbone=BACKBONE)
     assert 2 <= len(groups) <= 40
     assert sum(len(g.photo_ids) for g in groups) == len(list(album_store.photos()))
-    assert all(g.names for g in groups if len(g.photo_ids) >= 3)
+    # Nearly every group of three or more has a name; a mixed group may have none
+    # (no tag scores 0.15 on average in it) rather than a name that fits one photo.
+    sizable = [g for g in groups if len(g.photo_ids) >= 3]
+    assert sum(bool(g.names) for g in sizable) >= 0.9 * len(sizable)
     uri = {p.id: p.uri for p in album_store.photos()}
     group_of = {pid: g.index for g in groups for pid in g.photo_ids}
     for original in album["copies"]:
@@ -195,12 +198,17 @@ def test_best_of_skips_redundant_copies_and_spreads_over_groups(album_store):
     redundant = {p for g in find_duplicates(album_store, backbone=BACKBONE) for p in g.others}
     assert not set(chosen) & redundant
     assert [h.score for h in highlights] == sorted((h.score for h in highlights), reverse=True)
+    # Without the spread, the best twelve by score alone are more alike than the picks.
+    by_score = [h.photo_id for h in best_of(album_store, backbone=BACKBONE, n=10_000)][:12]
+    assert set(by_score) != set(chosen)
     ids, matrix = album_store.embeddings(backbone=BACKBONE)
     unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-    rows = [ids.index(p) for p in chosen]
-    chosen_sim = (unit[rows] @ unit[rows].T)[np.triu_indices(12, 1)].mean()
-    everyone_sim = (unit @ unit.T)[np.triu_indices(len(ids), 1)].mean()
-    assert chosen_sim < everyone_sim  # more different from each other than the album is
+
+    def mean_similarity(photo_ids: list[int]) -> float:
+        rows = [ids.index(p) for p in photo_ids]
+        return float((unit[rows] @ unit[rows].T)[np.triu_indices(len(rows), 1)].mean())
+
+    assert mean_similarity(chosen) < mean_similarity(by_score)
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float:

@@ -68,6 +68,22 @@ def test_pending_skips_unchanged_photos_only(store):
     assert store.pending([same], backbone="other") == [same]
 
 
+def test_analyses_from_another_view_are_done_again_and_not_learned_from(store):
+    """A database from before the whole-photo view: its crop embeddings are stale."""
+    run = store.start_run(backbone="b", device="cpu", runtime="x", total=2)
+    store.save_results([_result("/p/1.jpg"), _result("/p/2.jpg")], run_id=run, backbone="b")
+    store.db.execute(
+        "update analyses set view = null where photo_id = ?", [store.photo_id("/p/1.jpg")]
+    )
+    old, current = PhotoRef("/p/1.jpg", size=10, mtime=1), PhotoRef("/p/2.jpg", size=10, mtime=1)
+    assert store.pending([old, current], backbone="b") == [old]
+    ids, _ = store.embeddings(backbone="b")
+    assert ids == [store.photo_id("/p/2.jpg")]
+    store.save_results([_result("/p/1.jpg")], run_id=run, backbone="b")
+    assert store.pending([old, current], backbone="b") == []
+    assert len(store.embeddings(backbone="b")[0]) == 2
+
+
 def test_a_failed_batch_writes_nothing(store):
     run = store.start_run(backbone="b", device="cpu", runtime="x", total=2)
     # A malformed suggestion makes the second photo's write fail mid-batch.
