@@ -59,6 +59,9 @@ class OnnxCpuRuntime:
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         # Spinning worker threads would steal the cores the decoders need between batches.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Inputs change shape with the photos' (whole-photo view): a memory plan cached
+        # per shape only piles up.
+        options.enable_mem_pattern = False
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
