@@ -4,7 +4,8 @@ Each offline backbone tags the 1000 photos with ``core.pipeline.tag_photos``
 into a fresh store (exactly what ``phototagger tag`` does), and the stored
 ImageNet suggestions are scored against ``labels.csv``. A preprocessing mistake
 shows up as a drop of several points (see the data README: 0.883 top-1 for a
-correct lite0 pipeline).
+correct lite0 pipeline on timm's centre crop; tagging's whole-photo view gives
+0.881, see ADR 0003 and bench/views.py).
 
 Usage: python bench/accuracy.py [--backbones NAME ...] [--limit N]
 """
