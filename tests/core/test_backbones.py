@@ -192,3 +192,43 @@ def test_cuda_runtime_matches_onnx(tagger):
     _, logits = cuda.run(batch)
     _, reference = tagger.runtime.run(batch)
     assert (logits.argmax(1) == reference.argmax(1)).all()
+
+
+def test_whole_photo_logits_are_scaled_towards_the_crops_confidence(tagger):
+    """The whole view's smaller logits are scaled (spec.logit_scale) before tags are read."""
+    from PIL import Image
+
+    from core.transforms import to_input_array
+    from tests.conftest import shared
+
+    def top_probability(logits: np.ndarray) -> float:
+        p = np.exp(logits - logits.max())
+        return float((p / p.sum()).max())
+
+    assert tagger.spec.logit_scale > 1.0
+    confidences = []
+    for name in (
+        "n02391049_zebra.JPEG",
+        "n02099601_golden_retriever.JPEG",
+        "n07753592_banana.JPEG",
+    ):
+        img = Image.open(shared("imagenet-sample", name)).convert("RGB")
+        whole = to_input_array(img, tagger.data_config)[None]
+        _, logits = tagger.runtime.run(whole)
+        _, crop_logits = tagger.runtime.run(
+            to_input_array(img, tagger.data_config, view="crop")[None]
+        )
+        _, [suggestions] = tagger.infer(whole)
+        assert (
+            suggestions
+            == tagger.vocabulary.suggest(logits * np.float32(tagger.spec.logit_scale))[0]
+        )
+        confidences.append(
+            (
+                top_probability(logits[0]),
+                top_probability(tagger.spec.logit_scale * logits[0]),
+                top_probability(crop_logits[0]),
+            )
+        )
+    raw, scaled, crop = np.array(confidences).T
+    assert np.abs(scaled - crop).mean() < np.abs(raw - crop).mean()

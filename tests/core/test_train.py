@@ -68,6 +68,13 @@ def test_each_training_is_a_new_version(coco_store):
     assert [h.id for h in versions] == [second.id, first.id]
     assert second.last_decision_id > first.last_decision_id
     assert second.metrics.photos == 80 and first.metrics.photos == 40
+    # A head trained on another view's embeddings (a library from before the
+    # whole-photo view) stays in the history but no longer tags.
+    coco_store.db.execute("update heads set view = 'centre-crop' where id = ?", [second.id])
+    assert latest_head(coco_store, backbone=BACKBONE).id == first.id
+    coco_store.db.execute("update heads set view = null")
+    assert latest_head(coco_store, backbone=BACKBONE) is None
+    assert len(list_heads(coco_store, backbone=BACKBONE)) == 2
 
 
 def test_cancel_stores_nothing(coco_store):
