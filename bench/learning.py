@@ -9,6 +9,7 @@ photo added), and the held-out fold is scored by:
   tag of the same name, else 0), as tagging gives before any decision;
 - ``refine``: neighbour propagation from the N photos;
 - ``head``: the head trained on the N photos (its own held-out split inside);
+- ``learned``: head blended with refinement (``core.train.learned_scores``);
 - ``combined``: what the review shows: per tag the best of the learned score
   (head blended with refinement, ``core.train.learned_scores``) and the backbone's.
 
@@ -149,7 +150,7 @@ def main() -> None:
     for key, runs in results.items():
         curve[key] = {
             name: round(float(np.mean([r[name] for r in runs])), 4)
-            for name in ("imagenet", "refine", "head", "combined", "train_seconds")
+            for name in ("imagenet", "refine", "head", "learned", "combined", "train_seconds")
         }
         curve[key]["combined_std"] = round(float(np.std([r["combined"] for r in runs])), 4)
         curve[key]["blend_mean"] = round(float(np.mean([r["blend"] for r in runs])), 3)
