@@ -68,7 +68,7 @@ def ours(refs, tagger: Tagger) -> float:
 def decode_only(refs, tagger: Tagger) -> float:
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        for _ in pool.map(lambda r: prepare(r, tagger.data_config), refs):
+        for _ in pool.map(lambda r: prepare(r, tagger.data_config, view=tagger.spec.view), refs):
             pass  # each photo dropped once done, as the pipeline does
     return len(refs) / (time.perf_counter() - start)
 
@@ -79,7 +79,7 @@ def ceiling(refs, tagger: Tagger) -> float:
 
     groups: dict[tuple[int, ...], list] = {}
     for ref in refs:
-        pixels = prepare(ref, tagger.data_config).pixels
+        pixels = prepare(ref, tagger.data_config, view=tagger.spec.view).pixels
         groups.setdefault(pixels.shape, []).append(pixels)
     batches = [
         np.stack(arrays[i : i + BATCH])

@@ -8,7 +8,7 @@ up by name. Nothing here imports torch; :func:`load_backbone` hands off to
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -68,6 +68,10 @@ class BackboneSpec:
         logit_scale: What the logits of a whole-photo input are multiplied by so its
             probabilities are as confident as the centre crop's (fitted by
             ``bench/views.py`` without labels; 1.0 where not measured).
+        view: What the network is shown: the whole photo, or timm's centre crop
+            (about half the work per photo, blind to the edges; ADR 0003).
+        variant_of: For a variant of another entry (same network and weights, another
+            view): that entry's name, whose ONNX export it shares.
     """
 
     name: str
@@ -80,6 +84,13 @@ class BackboneSpec:
     label_set: str = "imagenet-1k"
     package_extra: str | None = None
     logit_scale: float = 1.0
+    view: Literal["whole", "crop"] = "whole"
+    variant_of: str | None = None
+
+    @property
+    def export_name(self) -> str:
+        """The name its ONNX export (cached or bundled) goes by: variants share their network's."""
+        return self.variant_of or self.name
 
     @property
     def timm_name(self) -> str:
@@ -109,6 +120,13 @@ _REGISTRY: dict[str, BackboneSpec] = {
     for spec in (
         # logit_scale: fitted by bench/views.py on coco-mini (ADR 0003).
         _lite(0, params_m=4.7, input_size=224, extra=None, logit_scale=1.35),
+        replace(
+            _lite(0, params_m=4.7, input_size=224, extra=None, logit_scale=1.0),
+            name="efficientnet-lite0-centre",
+            display_name="EfficientNet-Lite0, centre only (offline, faster)",
+            view="crop",
+            variant_of="efficientnet-lite0",
+        ),
         _lite(1, params_m=5.4, input_size=240, extra="backbones", logit_scale=1.2),
         _lite(2, params_m=6.1, input_size=260, extra="backbones", logit_scale=1.2),
         BackboneSpec(

@@ -67,8 +67,8 @@ def manifest_entry(spec: BackboneSpec, *, weights_sha256: str, **extra: str) -> 
         "architecture": spec.architecture,
         "weights_ref": spec.weights.ref,
         "weights_sha256": weights_sha256,
-        "model": f"{spec.name}.onnx",
-        "config": f"{spec.name}.json",
+        "model": f"{spec.export_name}.onnx",
+        "config": f"{spec.export_name}.json",
         **extra,
     }
 
@@ -95,7 +95,7 @@ def bundled_export(spec: BackboneSpec, *, models_dir: Path | None = None) -> Bun
     folder = models_dir if models_dir is not None else bundled_models_dir()
     if folder is None:
         return None
-    entry = read_manifest(folder).get(spec.name)
+    entry = read_manifest(folder).get(spec.export_name)
     if not isinstance(entry, dict):
         return None
     if (
@@ -103,8 +103,8 @@ def bundled_export(spec: BackboneSpec, *, models_dir: Path | None = None) -> Bun
         or entry.get("weights_ref") != spec.weights.ref
     ):
         return None
-    model = folder / str(entry.get("model", f"{spec.name}.onnx"))
-    config = folder / str(entry.get("config", f"{spec.name}.json"))
+    model = folder / str(entry.get("model", f"{spec.export_name}.onnx"))
+    config = folder / str(entry.get("config", f"{spec.export_name}.json"))
     digest = entry.get("weights_sha256")
     if not (model.is_file() and config.is_file() and isinstance(digest, str) and digest):
         return None

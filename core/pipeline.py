@@ -27,7 +27,7 @@ from core.imaging import DEFAULT_MAX_PIXELS, decode_photo
 from core.runtime import Runtime, open_runtime
 from core.sources import DEFAULT_MAX_DOWNLOAD, PhotoRef, fetch_url
 from core.store import PhotoResult, Store
-from core.transforms import DataConfig, to_input_array, whole_short_side
+from core.transforms import DataConfig, View, input_short_side, to_input_array
 from core.vocabulary import TagScore, Vocabulary
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ class Tagger:
 
     def tag_image(self, image: Image.Image) -> tuple[np.ndarray, list[TagScore]]:
         """One already-decoded RGB photo (the bot's path)."""
-        embeddings, suggestions = self.infer(to_input_array(image, self.data_config)[None])
+        pixels = to_input_array(image, self.data_config, view=self.spec.view)
+        embeddings, suggestions = self.infer(pixels[None])
         return embeddings[0], suggestions[0]
 
 
@@ -118,6 +119,7 @@ def prepare(
     ref: PhotoRef,
     config: DataConfig,
     *,
+    view: View = "whole",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_download: int = DEFAULT_MAX_DOWNLOAD,
 ) -> _Prepared:
@@ -127,9 +129,9 @@ def prepare(
             fetch_url(ref.uri, max_bytes=max_download) if ref.kind == "url" else Path(ref.uri)
         )
         decoded = decode_photo(
-            source, min_short_side=whole_short_side(config), max_pixels=max_pixels
+            source, min_short_side=input_short_side(config, view), max_pixels=max_pixels
         )
-        pixels = to_input_array(decoded.image, config)
+        pixels = to_input_array(decoded.image, config, view=view)
     except (DecodeError, FetchError) as exc:
         return _Prepared(ref, None, error=str(exc))
     except Exception as exc:  # a decoder bug must cost one photo, not the batch
@@ -149,7 +151,7 @@ def iter_results(
 ) -> Iterator[list[PhotoResult]]:
     """Tag photos batch by batch; yields each batch's results as soon as they are ready."""
     workers = decode_workers or os.cpu_count() or 2
-    config = tagger.data_config
+    config, view = tagger.data_config, tagger.spec.view
     refs_iter = iter(refs)
     window: deque[Future[_Prepared]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
@@ -160,7 +162,7 @@ def iter_results(
                 ref = next(refs_iter, None)
                 if ref is None:
                     return
-                window.append(pool.submit(prepare, ref, config, max_pixels=max_pixels))
+                window.append(pool.submit(prepare, ref, config, view=view, max_pixels=max_pixels))
 
         refill()
         # Whole-photo inputs differ in shape (landscape, portrait, 3:2, 16:9...), and a

@@ -120,7 +120,7 @@ def export_paths(spec: BackboneSpec, weights: Path, cache_dir: Path) -> ExportPa
     key.update(_weights_digest(weights, cache_dir).encode())
     for part in (spec.architecture, _version("timm"), _version("torch"), _EXPORT_FORMAT):
         key.update(b"\0" + part.encode())
-    stem = f"{spec.name}-{key.hexdigest()[:16]}"
+    stem = f"{spec.export_name}-{key.hexdigest()[:16]}"
     return ExportPaths(cache_dir / f"{stem}.onnx", cache_dir / f"{stem}.json")
 
 

@@ -38,9 +38,11 @@ _INTERPOLATION = {
 
 View = Literal["whole", "crop"]
 
-VIEW = "whole-photo-1"
-"""Names what the backbone sees in tagging. Stored with every embedding: when this
-changes, photos are analysed again and heads trained on the old view are set aside."""
+VIEW = "views-1"
+"""Names how backbones are shown photos (each backbone's view, as above). Stored with
+every embedding and head: when this changes, photos are analysed again and heads
+trained on what was stored before are set aside. Before it existed, every backbone
+saw the centre crop."""
 STRIDE = 32
 """Both sides of a whole-photo input are multiples of this."""
 MAX_ASPECT = 2.0
@@ -114,6 +116,11 @@ def resize_and_crop(img: Image.Image, cfg: DataConfig) -> Image.Image:
 def whole_short_side(cfg: DataConfig) -> int:
     """The shorter side of whole-photo inputs: timm's resize, to the nearest multiple of the stride."""
     return max(STRIDE, round(cfg.resize_short_side / STRIDE) * STRIDE)
+
+
+def input_short_side(cfg: DataConfig, view: View) -> int:
+    """How short a photo's shorter side may be decoded for ``view`` (no upscaling needed)."""
+    return whole_short_side(cfg) if view == "whole" else cfg.resize_short_side
 
 
 def whole_photo_size(width: int, height: int, cfg: DataConfig) -> tuple[int, int]:

@@ -199,3 +199,37 @@ def test_unusual_modes_are_tagged_like_their_rgb_version(tagger, store, tmp_path
     src.convert(mode).save(tmp_path / f"x.{ext}")
     summary = tag_photos(iter_folder(tmp_path), tagger=tagger, store=store)
     assert summary.tagged == 1
+
+
+def test_the_centre_only_variant_shares_the_export_and_tags_the_crop(
+    tagger, store, tmp_path, tmp_path_factory
+):
+    """efficientnet-lite0-centre: the same network and ONNX file, shown timm's centre crop."""
+    import numpy as np
+
+    from core.backbones import get_backbone_spec, local_weights_file
+    from core.pipeline import Tagger
+    from core.runtime import export_paths
+    from core.transforms import to_input_array
+
+    cache = tmp_path_factory.getbasetemp() / "shared-cache" / "onnx"  # the tagger fixture's
+    centre = Tagger.open("efficientnet-lite0-centre", device="cpu", cache_dir=cache)
+    assert centre.spec.view == "crop" and centre.spec.export_name == tagger.spec.name
+    weights = local_weights_file(tagger.spec)
+    assert export_paths(centre.spec, weights, cache) == export_paths(tagger.spec, weights, cache)
+    folder = _copy_photos(tmp_path / "album", 4)
+    summary = tag_photos(iter_folder(folder), tagger=centre, store=store)
+    assert summary.tagged == 4
+    ids, matrix = store.embeddings(backbone="efficientnet-lite0-centre")
+    assert len(ids) == 4
+    for pid, stored in zip(ids, matrix, strict=True):
+        img = Image.open(store.photo(pid).uri).convert("RGB")
+        crop = to_input_array(img, centre.data_config, view="crop")
+        assert crop.shape == (3, 224, 224)
+        embedding, logits = tagger.runtime.run(crop[None])
+        np.testing.assert_allclose(stored, embedding[0], atol=2e-2)
+        _, [suggestions] = centre.infer(crop[None])
+        assert suggestions == centre.vocabulary.suggest(logits)[0]  # no whole-view scale
+    # The whole-photo default's analyses of the same photos are separate rows.
+    assert store.pending(list(iter_folder(folder)), backbone=tagger.spec.name)
+    assert get_backbone_spec("efficientnet-lite0-centre").logit_scale == 1.0
