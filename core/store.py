@@ -24,7 +24,7 @@ from sqlite_utils.migrations import Migrations
 
 from core.errors import StoreError
 from core.sources import PhotoRef
-from core.transforms import VIEW
+from core.transforms import VIEWS_VERSION
 from core.vocabulary import TagScore, normalise_tag
 
 Action = Literal["accept", "reject", "add", "remove", "pick", "unpick", "rate"]
@@ -156,9 +156,9 @@ def m003_curation(db: Database) -> None:
 
 @migrations()
 def m004_views(db: Database) -> None:
-    # What the backbone saw (core.transforms.VIEW) is kept with each analysis and
-    # head: rows from another view are analysed again and such heads set aside.
-    # Rows from before have none and so count as another view.
+    # How backbones were shown the photo (core.transforms.VIEWS_VERSION) is kept with
+    # each analysis and head: rows of another version are analysed again and such heads
+    # set aside. Rows from before have none, so they count as another version.
     db["analyses"].add_column("view", str)
     db["heads"].add_column("view", str)
 
@@ -317,8 +317,8 @@ class Store:
     def pending(self, refs: Iterable[PhotoRef], *, backbone: str) -> list[PhotoRef]:
         """The refs not yet analysed by ``backbone`` in their current version (size, mtime).
 
-        An analysis made with another view of the photo (see
-        :data:`core.transforms.VIEW`) counts as not done.
+        An analysis made under another :data:`core.transforms.VIEWS_VERSION` counts
+        as not done.
         """
         refs = list(refs)
         done = {
@@ -326,7 +326,7 @@ class Store:
             for uri, size, mtime in self.db.execute(
                 "select p.uri, a.size, a.mtime from analyses a join photos p on p.id = a.photo_id"
                 " where a.backbone = ? and a.view = ?",
-                [backbone, VIEW],
+                [backbone, VIEWS_VERSION],
             )
         }
         return [r for r in refs if (r.uri, r.size, r.mtime) not in done]
@@ -368,7 +368,7 @@ class Store:
                         else embedding.astype(np.float16).tobytes(),
                         "dim": None if embedding is None else int(embedding.shape[-1]),
                         "analysed_at": now,
-                        "view": VIEW,
+                        "view": VIEWS_VERSION,
                     },
                     pk=("photo_id", "backbone"),
                 )
@@ -451,11 +451,11 @@ class Store:
         return found
 
     def embeddings(self, *, backbone: str) -> tuple[list[int], np.ndarray]:
-        """Photo ids and their embeddings (float32, one row each) for ``backbone``, current view only."""
+        """Photo ids and their embeddings (float32, one row each) for ``backbone``, current views version only."""
         rows = self.db.execute(
             "select photo_id, embedding, dim from analyses where backbone = ? and view = ?"
             " and embedding is not null order by photo_id",
-            [backbone, VIEW],
+            [backbone, VIEWS_VERSION],
         ).fetchall()
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)

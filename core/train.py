@@ -44,7 +44,7 @@ from core.refine import (
     to_suggestions,
 )
 from core.store import Store
-from core.transforms import VIEW
+from core.transforms import VIEWS_VERSION
 from core.vocabulary import STORE_FLOOR, STORE_TOP_K, TagScore
 
 HeadKind = Literal["logistic", "mlp"]
@@ -694,7 +694,7 @@ def save_head(store: Store, head: Head) -> Head:
                     "weights": _pack(head.arrays),
                     "decisions_count": head.decisions_count,
                     "last_decision_id": head.last_decision_id,
-                    "view": VIEW,
+                    "view": VIEWS_VERSION,
                 }
             )
             .last_pk
@@ -736,10 +736,10 @@ def list_heads(store: Store, *, backbone: str | None = None) -> list[Head]:
 
 
 def latest_head(store: Store, *, backbone: str) -> Head | None:
-    """The head that tags with ``backbone`` now, if one was trained on the current view."""
+    """The head that tags with ``backbone`` now, if one was trained on the current views version."""
     rows = list(
         store.db["heads"].rows_where(
-            "backbone = ? and view = ?", [backbone, VIEW], order_by="id desc", limit=1
+            "backbone = ? and view = ?", [backbone, VIEWS_VERSION], order_by="id desc", limit=1
         )
     )
     return _head_from_row(rows[0]) if rows else None
