@@ -81,7 +81,6 @@ def main() -> None:
     from core.imaging import decode_photo
     from core.pipeline import Tagger
     from core.settings import Settings, cache_dir
-    from core.transforms import whole_short_side
     from tests.bot.fake_telegram import FakeBotApi
 
     camera = shared(
@@ -92,7 +91,7 @@ def main() -> None:
     tagger = Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache_dir() / "onnx")
 
     def engine(data: bytes) -> None:
-        decoded = decode_photo(data, min_short_side=whole_short_side(tagger.data_config))
+        decoded = decode_photo(data, min_short_side=tagger.decode_short_side)
         tagger.tag_image(decoded.image)
 
     engine(small)  # warm the ONNX session

@@ -23,7 +23,6 @@ from core.imaging import decode_photo
 from core.review import PhotoTag, photo_tags
 from core.sources import PhotoRef
 from core.store import PhotoResult, Store
-from core.transforms import input_short_side
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,7 +124,7 @@ class PhotoService:
         tagger = self.tagger()
         decoded = decode_photo(
             data,
-            min_short_side=input_short_side(tagger.data_config, tagger.spec.view),
+            min_short_side=tagger.decode_short_side,
             max_pixels=self.config.settings.max_megapixels * 1_000_000,
         )
         embedding, suggestions = tagger.tag_image(decoded.image)

@@ -93,8 +93,13 @@ class Tagger:
     def data_config(self) -> DataConfig:
         return self.runtime.data_config
 
+    @property
+    def decode_short_side(self) -> int:
+        """How small a photo's shorter side may be decoded for this backbone's view."""
+        return input_short_side(self.data_config, self.spec.view)
+
     def infer(self, batch: np.ndarray) -> tuple[np.ndarray, list[list[TagScore]]]:
-        """Embeddings and stored-level suggestions for a batch of whole-photo inputs."""
+        """Embeddings and stored-level suggestions for a batch in this backbone's view."""
         embeddings, logits = self.runtime.run(batch)
         return embeddings, self.vocabulary.suggest(logits * np.float32(self.spec.logit_scale))
 

@@ -15,7 +15,6 @@ from PIL import Image
 from bot.handlers import NO_TAGS, NOT_ALLOWED, NOT_IMAGE, SLOW_DOWN, TOO_BIG, UNREADABLE
 from core.imaging import decode_photo
 from core.store import Store
-from core.transforms import whole_short_side
 from core.vocabulary import hashtag, rank
 from tests.bot.conftest import CHAT, STRANGER, USER
 from tests.bot.fake_telegram import FakeBotApi
@@ -28,7 +27,7 @@ def photo_bytes(name: str) -> bytes:
 
 def expected_hashtags(tagger, data: bytes, *, threshold=0.2, top_k=8, style="joined") -> str:
     """What the engine says for these bytes, rendered the way the bot must render it."""
-    decoded = decode_photo(data, min_short_side=whole_short_side(tagger.data_config))
+    decoded = decode_photo(data, min_short_side=tagger.decode_short_side)
     _, suggestions = tagger.tag_image(decoded.image)
     tags = rank(suggestions, threshold=threshold, top_k=top_k)
     return " ".join(hashtag(t.tag, style=style) for t in tags) or NO_TAGS
