@@ -30,14 +30,9 @@ from PIL import Image
 from core.backbones import get_backbone_spec, list_backbones, load_backbone, local_weights_file
 from core.imaging import to_rgb
 from core.transforms import to_input_array
+from core.vocabulary import softmax
 
 SCALES = np.round(np.arange(1.0, 2.501, 0.05), 2)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(axis=1, keepdims=True)
 
 
 def _logits(model, config, paths) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +47,7 @@ def _logits(model, config, paths) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _report(logits: np.ndarray, labels: np.ndarray) -> dict:
-    p = _softmax(logits)
+    p = softmax(logits)
     top5 = np.argsort(-p, axis=1)[:, :5]
     return {
         "top1": round(float((top5[:, 0] == labels).mean()), 4),
@@ -70,10 +65,10 @@ def measure(name: str, limit: int | None) -> dict:
     with open(coco / "tags.csv", newline="") as fh:
         fit_paths = [coco / r["path"] for r in csv.DictReader(fh)]
     fit_crop, fit_whole = _logits(loaded.model, loaded.data_config, fit_paths)
-    p_crop = _softmax(fit_crop)
+    p_crop = softmax(fit_crop)
 
     def divergence(scale: float) -> float:
-        q = _softmax(scale * fit_whole)
+        q = softmax(scale * fit_whole)
         return float(np.mean(np.sum(p_crop * (np.log(p_crop + 1e-12) - np.log(q + 1e-12)), 1)))
 
     scale = float(min(SCALES, key=divergence))
