@@ -2,9 +2,10 @@
 
 CSV follows RFC 4180 through the csv module, in UTF-8 with a byte-order mark so
 spreadsheet programs read accents right, and any cell a spreadsheet would take
-for a formula is prefixed with an apostrophe. XMP uses dc:subject for keywords
-and lr:hierarchicalSubject for ancestor paths, which Lightroom, digiKam and
-darktable read.
+for a formula is prefixed with an apostrophe. Every file is replaced
+atomically and new ones follow the umask (:mod:`core.atomic`). Keywords go into
+sidecars and photos through :mod:`core.metadata`, which merges them with what
+is there and never removes a keyword PhotoTagger did not write.
 """
 
 from __future__ import annotations
@@ -12,21 +13,31 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
-import tempfile
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from core.atomic import replacing
+from core.metadata import (
+    SIDECAR_NAMINGS,
+    KeywordChange,
+    KeywordReport,
+    SidecarNaming,
+    sidecar_path,
+    write_keywords,
+)
 from core.review import PhotoTag, photo_tags
+from core.sources import is_url
 from core.store import Store
 from core.vocabulary import Vocabulary, hashtag
+from core.xmp import HIERARCHY, SUBJECT, TAGS_LIST, XmpError, get_list, parse_xmp
 
 Scope = Literal["confirmed", "suggested"]
 CSV_COLUMNS = ("location", "status", "hashtags", "tags", "error")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+RETRACTING = ("reject", "remove")
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,7 @@ class ExportRow:
     status: str
     tags: tuple[PhotoTag, ...]
     error: str
+    retracted: frozenset[str] = frozenset()
 
     def hashtags(self, style: str = "joined") -> str:
         return " ".join(h for h in (hashtag(t.tag, style=style) for t in self.tags) if h)
@@ -57,6 +69,9 @@ def export_rows(
 ) -> Iterator[ExportRow]:
     """One row per photo: confirmed tags, plus suggestions over threshold if ``scope`` says so.
 
+    Each row also carries the tags the person rejected or removed, which a
+    keyword export takes out of files where PhotoTagger wrote them.
+
     ``uris`` limits the export to those photos, in that order (the CLI's ``tag --csv``).
     """
     photos = (
@@ -68,7 +83,10 @@ def export_rows(
         tags = photo_tags(store, photo.id, threshold=threshold, top_k=top_k, backbone=backbone)
         if scope == "confirmed":
             tags = [t for t in tags if t.confirmed]
-        yield ExportRow(photo.uri, photo.status, tuple(tags), photo.error or "")
+        retracted = frozenset(
+            tag for tag, action in store.tag_states(photo.id).items() if action in RETRACTING
+        )
+        yield ExportRow(photo.uri, photo.status, tuple(tags), photo.error or "", retracted)
 
 
 def safe_cell(value: str) -> str:
@@ -76,39 +94,20 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _atomic_write(path: Path, mode: str = "w", **kwargs) -> tuple:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    return open(tmp, mode, **kwargs), Path(tmp)
-
-
 def write_csv(
     rows: Iterator[ExportRow] | list[ExportRow], path: Path, *, style: str = "joined"
 ) -> int:
     """Write rows to ``path`` (replaced atomically); returns how many were written."""
-    fh, tmp = _atomic_write(path, "w", encoding="utf-8-sig", newline="")
     count = 0
-    try:
-        with fh:
-            writer = csv.writer(fh, dialect="excel")
-            writer.writerow(CSV_COLUMNS)
-            for row in rows:
-                writer.writerow(
-                    safe_cell(v)
-                    for v in (
-                        row.location,
-                        row.status,
-                        row.hashtags(style),
-                        row.scored(),
-                        row.error,
-                    )
-                )
-                count += 1
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(path, encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, dialect="excel")
+        writer.writerow(CSV_COLUMNS)
+        for row in rows:
+            writer.writerow(
+                safe_cell(v)
+                for v in (row.location, row.status, row.hashtags(style), row.scored(), row.error)
+            )
+            count += 1
     return count
 
 
@@ -128,98 +127,92 @@ def write_json(
         }
         for r in rows
     ]
-    fh, tmp = _atomic_write(path, "w", encoding="utf-8")
-    try:
-        with fh:
-            json.dump(items, fh, ensure_ascii=False, indent=1)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replacing(path, encoding="utf-8") as fh:
+        json.dump(items, fh, ensure_ascii=False, indent=1)
     return len(items)
 
 
-_NS = {
-    "x": "adobe:ns:meta/",
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "lr": "http://ns.adobe.com/lightroom/1.0/",
-}
-
-
-def xmp_packet(keywords: list[str], hierarchies: list[str]) -> bytes:
-    """An XMP sidecar holding dc:subject and lr:hierarchicalSubject."""
-    for prefix, uri in _NS.items():
-        ET.register_namespace(prefix, uri)
-    meta = ET.Element(f"{{{_NS['x']}}}xmpmeta")
-    rdf = ET.SubElement(meta, f"{{{_NS['rdf']}}}RDF")
-    desc = ET.SubElement(rdf, f"{{{_NS['rdf']}}}Description", {f"{{{_NS['rdf']}}}about": ""})
-    for tag, values in (("dc", "subject"), ("lr", "hierarchicalSubject")):
-        items = keywords if values == "subject" else hierarchies
-        bag = ET.SubElement(ET.SubElement(desc, f"{{{_NS[tag]}}}{values}"), f"{{{_NS['rdf']}}}Bag")
-        for value in items:
-            ET.SubElement(bag, f"{{{_NS['rdf']}}}li").text = value
-    return (
-        b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        + ET.tostring(meta, encoding="utf-8", xml_declaration=False)
-        + b'\n<?xpacket end="w"?>\n'
+def keyword_change(row: ExportRow, vocabulary: Vocabulary) -> KeywordChange:
+    """What a row asks of the photo's metadata: its tags, their paths, its rejected tags."""
+    return KeywordChange(
+        keywords=tuple(t.tag for t in row.tags),
+        paths=tuple(dict.fromkeys(vocabulary.hierarchy_path(t.tag) for t in row.tags)),
+        retract=row.retracted,
     )
 
 
-def keywords_for(row: ExportRow, vocabulary: Vocabulary) -> tuple[list[str], list[str]]:
-    keywords = [t.tag for t in row.tags]
-    hierarchies = sorted({"|".join(vocabulary.hierarchy_path(t.tag)) for t in row.tags})
-    return keywords, hierarchies
+def write_keyword_files(
+    rows: Iterable[ExportRow],
+    *,
+    vocabulary: Vocabulary,
+    sidecars: bool,
+    embed: bool,
+    naming: SidecarNaming = "photo.jpg.xmp",
+    store: Store | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> KeywordReport:
+    """Merge each local photo's keywords into its XMP sidecar and/or into the JPEG itself.
 
-
-def write_sidecars(rows: Iterator[ExportRow], *, vocabulary: Vocabulary) -> int:
-    """Write ``photo.jpg.xmp`` beside each local photo that has tags; returns how many."""
-    count = 0
-    for row in rows:
-        path = Path(row.location)
-        if not row.tags or not path.is_file():
-            continue
-        keywords, hierarchies = keywords_for(row, vocabulary)
-        fh, tmp = _atomic_write(path.with_name(path.name + ".xmp"), "wb")
-        with fh:
-            fh.write(xmp_packet(keywords, hierarchies))
-        tmp.replace(path.with_name(path.name + ".xmp"))
-        count += 1
-    return count
-
-
-def embed_keywords(path: Path, keywords: list[str], hierarchies: list[str]) -> None:
-    """Write keywords into the photo's own XMP and IPTC, leaving the image data untouched.
-
-    The change is made on a temporary copy that replaces the original by an
-    atomic rename, so a crash never leaves a half-written photo.
+    Photos given by URL are left out. With ``store``, a photo rewritten by
+    ``embed`` keeps its analyses (see :meth:`Store.note_metadata_written`).
     """
-    import pyexiv2
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        shutil.copy2(path, tmp)
-        with pyexiv2.Image(str(tmp)) as image:
-            image.modify_xmp(
-                {"Xmp.dc.subject": keywords, "Xmp.lr.hierarchicalSubject": hierarchies}
+    def rewritten(photo: Path, before: os.stat_result, after: os.stat_result) -> None:
+        if store is not None:
+            store.note_metadata_written(
+                str(photo),
+                before=(before.st_size, before.st_mtime_ns),
+                after=(after.st_size, after.st_mtime_ns),
             )
-            if path.suffix.lower() in (".jpg", ".jpeg", ".jpe", ".tif", ".tiff"):
-                image.modify_iptc({"Iptc.Application2.Keywords": keywords})
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    items = [
+        (Path(row.location), keyword_change(row, vocabulary))
+        for row in rows
+        if not is_url(row.location)
+    ]
+    return write_keywords(
+        items,
+        sidecars=sidecars,
+        embed=embed,
+        naming=naming,
+        on_rewritten=rewritten,
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 def read_embedded_keywords(path: Path) -> list[str]:
-    """Keywords already in a photo (XMP dc:subject, then IPTC), for importing earlier work."""
+    """Keywords already in a photo or its sidecar, for importing earlier work.
+
+    Read from the photo's XMP (dc:subject, lr:hierarchicalSubject ``a|b``,
+    digiKam:TagsList ``a/b``) and IPTC Keywords, and from a ``photo.jpg.xmp`` or
+    ``photo.xmp`` sidecar beside it. Paths come back as they are written.
+
+    Raises:
+        OSError: If the photo cannot be read.
+        RuntimeError: From exiv2, for metadata it cannot read.
+    """
     import pyexiv2
 
     with pyexiv2.Image(str(path)) as image:
-        xmp = image.read_xmp().get("Xmp.dc.subject") or []
-        iptc = image.read_iptc().get("Iptc.Application2.Keywords") or []
-    found = [xmp] if isinstance(xmp, str) else list(xmp)
-    found += [iptc] if isinstance(iptc, str) else list(iptc)
+        xmp = image.read_xmp()
+        iptc = image.read_iptc()
+    found: list[str] = []
+    for value in (
+        xmp.get("Xmp.dc.subject"),
+        xmp.get("Xmp.lr.hierarchicalSubject"),
+        xmp.get("Xmp.digiKam.TagsList"),
+        iptc.get("Iptc.Application2.Keywords"),
+    ):
+        found += [value] if isinstance(value, str) else list(value or [])
+    for naming in SIDECAR_NAMINGS:
+        sidecar = sidecar_path(path, naming)
+        if sidecar.is_file():
+            try:
+                root = parse_xmp(sidecar.read_bytes())
+            except XmpError:
+                continue
+            for prop in (SUBJECT, HIERARCHY, TAGS_LIST):
+                found += get_list(root, prop)
     return list(dict.fromkeys(k.strip() for k in found if k.strip()))

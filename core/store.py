@@ -538,3 +538,26 @@ class Store:
                 if action in ("accept", "add"):
                     counts[tag] = counts.get(tag, 0) + 1
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    # -- files PhotoTagger rewrote ------------------------------------------------------
+
+    def note_metadata_written(
+        self, uri: str, *, before: tuple[int, int], after: tuple[int, int]
+    ) -> None:
+        """Carry a photo's analyses over a metadata-only rewrite of its file.
+
+        Writing keywords into a photo changes its size and mtime but not a pixel,
+        so every cached result that was made from the version ``before`` (size,
+        mtime in ns) now stands for the version ``after``; the next tagging run
+        then sees nothing to do. Results made from another version stay stale.
+        """
+        photo_id = self.photo_id(uri)
+        if photo_id is None:
+            return
+        with self.db.atomic():
+            for table in ("analyses", "photo_quality", "photos"):
+                key = "id" if table == "photos" else "photo_id"
+                self.db.execute(
+                    f"update {table} set size = ?, mtime = ? where {key} = ? and size = ? and mtime = ?",
+                    [*after, photo_id, *before],
+                )
