@@ -183,11 +183,12 @@ def write_keyword_files(
 
 
 def read_embedded_keywords(path: Path) -> list[str]:
-    """Keywords already in a photo or its sidecar, for importing earlier work.
+    """Tags already given to a photo, in its own metadata or its sidecar, for importing.
 
-    Read from the photo's XMP (dc:subject, lr:hierarchicalSubject ``a|b``,
-    digiKam:TagsList ``a/b``) and IPTC Keywords, and from a ``photo.jpg.xmp`` or
-    ``photo.xmp`` sidecar beside it. Paths come back as they are written.
+    Read from the photo's XMP dc:subject, lr:hierarchicalSubject (``a|b``) and
+    digiKam:TagsList (``a/b``) and its IPTC Keywords, and the same XMP lists of a
+    ``photo.jpg.xmp`` or ``photo.xmp`` sidecar beside it. A hierarchical keyword
+    gives its last level, the tag itself.
 
     Raises:
         OSError: If the photo cannot be read.
@@ -198,21 +199,22 @@ def read_embedded_keywords(path: Path) -> list[str]:
     with pyexiv2.Image(str(path)) as image:
         xmp = image.read_xmp()
         iptc = image.read_iptc()
-    found: list[str] = []
-    for value in (
-        xmp.get("Xmp.dc.subject"),
-        xmp.get("Xmp.lr.hierarchicalSubject"),
-        xmp.get("Xmp.digiKam.TagsList"),
-        iptc.get("Iptc.Application2.Keywords"),
-    ):
-        found += [value] if isinstance(value, str) else list(value or [])
+
+    def values(value: str | list[str] | None) -> list[str]:
+        return [value] if isinstance(value, str) else list(value or [])
+
+    flat = values(xmp.get("Xmp.dc.subject")) + values(iptc.get("Iptc.Application2.Keywords"))
+    piped = values(xmp.get("Xmp.lr.hierarchicalSubject"))
+    slashed = values(xmp.get("Xmp.digiKam.TagsList"))
     for naming in SIDECAR_NAMINGS:
         sidecar = sidecar_path(path, naming)
-        if sidecar.is_file():
+        if sidecar.is_file() and sidecar != path:
             try:
                 root = parse_xmp(sidecar.read_bytes())
             except XmpError:
                 continue
-            for prop in (SUBJECT, HIERARCHY, TAGS_LIST):
-                found += get_list(root, prop)
+            flat += get_list(root, SUBJECT)
+            piped += get_list(root, HIERARCHY)
+            slashed += get_list(root, TAGS_LIST)
+    found = flat + [p.split("|")[-1] for p in piped] + [p.split("/")[-1] for p in slashed]
     return list(dict.fromkeys(k.strip() for k in found if k.strip()))

@@ -31,6 +31,24 @@ class ImportSummary:
     decisions: int
     skipped_tags: int
     missing: tuple[str, ...] = field(default=())
+    looked_at: int = 0
+
+    def why_nothing(self, source: str) -> str | None:
+        """Why no photo was imported, or None if some were."""
+        if self.photos:
+            return None
+        if self.missing:
+            return (
+                f"no photo imported: the {len(self.missing)} photos named in {source} are not "
+                f"there (first: {self.missing[0]}); paths are read from the CSV's own folder"
+            )
+        if self.looked_at:
+            return (
+                f"no photo imported: none of the {self.looked_at} photos has keywords "
+                "(XMP dc:subject, lr:hierarchicalSubject, digiKam:TagsList, IPTC Keywords, "
+                "or a .xmp sidecar)"
+            )
+        return f"no photo imported: {source} names no photos with tags"
 
 
 def parse_tags(text: str) -> list[str]:
@@ -107,28 +125,36 @@ def import_csv(
         else:
             missing.append(str(photo))
     summary = import_tags(store, found, origin="import-csv", progress=progress)
-    return ImportSummary(summary.photos, summary.decisions, summary.skipped_tags, tuple(missing))
+    return ImportSummary(
+        summary.photos, summary.decisions, summary.skipped_tags, tuple(missing), len(found)
+    )
 
 
 def import_keywords(
     store: Store, refs: Iterable[PhotoRef], *, progress: Callable[[int], None] | None = None
 ) -> ImportSummary:
-    """Import the XMP/IPTC keywords written in local photos; photos without any are skipped.
+    """Import the keywords written in local photos and their sidecars; photos without any are skipped.
 
-    Hierarchical keywords (``animal|dog``) keep only their last level, the tag itself.
+    Hierarchical keywords (``animal|dog``, ``animal/dog``) keep only their last
+    level, the tag itself.
     """
     from core.export import read_embedded_keywords
 
+    looked_at = 0
+
     def items():
+        nonlocal looked_at
         for ref in refs:
             if ref.path is None:
                 continue
+            looked_at += 1
             try:
                 keywords = read_embedded_keywords(ref.path)
             except (OSError, RuntimeError):  # pyexiv2 raises RuntimeError on unreadable metadata
                 continue
-            tags = list(dict.fromkeys(normalise_tag(k.split("|")[-1]) for k in keywords))
+            tags = list(dict.fromkeys(normalise_tag(k) for k in keywords))
             if tags := [t for t in tags if t]:
                 yield ref, tags
 
-    return import_tags(store, items(), origin="import-keywords", progress=progress)
+    summary = import_tags(store, items(), origin="import-keywords", progress=progress)
+    return ImportSummary(summary.photos, summary.decisions, summary.skipped_tags, (), looked_at)

@@ -299,7 +299,12 @@ def _write_one(
         raise FileNotFoundError(f"{photo} is no longer there")
     out = []
     if embed and photo.suffix.lower() in EMBEDDABLE:
-        outcome, stats = embed_keywords_in(photo, change)
+        try:
+            outcome, stats = embed_keywords_in(photo, change)
+        except (OSError, PhotoTaggerError) as exc:  # its sidecar can still be written
+            if not sidecars:
+                raise
+            outcome, stats = FileOutcome(photo, photo, "failed", _one_line(exc)), None
         if stats is not None and on_rewritten is not None:
             on_rewritten(photo, *stats)
         out.append(outcome)

@@ -20,6 +20,7 @@ import click
 EXIT_PARTIAL = 1
 EXIT_ERROR = 3
 EXIT_INTERRUPTED = 130
+TOP_K_MAX = 50  # core.settings.Settings.top_k's maximum; a test keeps the two the same
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> None:

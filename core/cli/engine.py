@@ -11,6 +11,7 @@ import click
 from core.cli import (
     EXIT_INTERRUPTED,
     EXIT_PARTIAL,
+    TOP_K_MAX,
     _fail,
     _location_prefix,
     _open_store,
@@ -37,7 +38,7 @@ from core.cli import (
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where to run.")
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Lowest confidence exported.")
-@click.option("--top-k", type=click.IntRange(1, 100), help="Most tags per photo exported.")
+@click.option("--top-k", type=click.IntRange(1, TOP_K_MAX), help="Most tags per photo exported.")
 @click.option("--batch-size", type=click.IntRange(1, 1024), help="Photos per forward pass.")
 @click.option(
     "--csv",
@@ -76,20 +77,25 @@ def tag(
     from core.pipeline import Tagger, tag_photos
     from core.runtime import resolve_device
     from core.settings import cache_dir
-    from core.sources import collect, read_url_list
+    from core.sources import collect, is_url, read_url_list
 
     settings = _settings(
         backbone=backbone, device=device, threshold=threshold, top_k=top_k, batch_size=batch_size
     )
-    items = list(inputs) + (read_url_list(urls_file) if urls_file else [])
-    if not items:
+    listed = read_url_list(urls_file) if urls_file else []
+    # A line of --urls that is no http(s) URL is that line's failure; the others are tagged.
+    bad_lines = [u for u in listed if not is_url(u)]
+    items = list(inputs) + [u for u in listed if is_url(u)]
+    if not items and not bad_lines:
         raise click.UsageError("give at least one folder, file or URL (or --urls FILE)")
     spec = get_backbone_spec(settings.backbone)
     if weights:
         spec = with_weights_file(spec, weights)
     refs = list(collect(items))
+    for line in bad_lines:
+        click.echo(f"failed: {line}: only http and https URLs can be fetched", err=True)
     if not refs:
-        _fail("no photos found in " + ", ".join(items), EXIT_PARTIAL)
+        _fail("no photos found in " + ", ".join(items or [str(urls_file)]), EXIT_PARTIAL)
     resolved = resolve_device(settings.device)
     with _open_store(settings, db_path) as store:
         tagger = Tagger.open(spec, device=resolved, cache_dir=cache_dir() / "onnx")
@@ -135,12 +141,13 @@ def tag(
     if len(summary.errors) > 20:
         click.echo(f"... and {len(summary.errors) - 20} more failures", err=True)
     rate = (summary.tagged + summary.failed) / summary.elapsed if summary.elapsed > 0 else 0
+    failed = summary.failed + len(bad_lines)
     click.echo(
-        f"{summary.tagged} tagged, {summary.failed} failed, {summary.skipped} already done "
+        f"{summary.tagged} tagged, {failed} failed, {summary.skipped} already done "
         f"({rate:.1f} photos/s with {spec.name} on {tagger.runtime.name})",
         err=True,
     )
-    if summary.failed:
+    if failed:
         sys.exit(EXIT_PARTIAL)
 
 
@@ -151,7 +158,7 @@ def tag(
     type=click.Choice(["csv", "json", "xmp"]),
     default="csv",
     show_default=True,
-    help="xmp writes a sidecar beside each local photo.",
+    help="xmp merges keywords into a sidecar beside each local photo.",
 )
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file (csv and json)."
@@ -159,63 +166,106 @@ def tag(
 @click.option(
     "--scope",
     type=click.Choice(["confirmed", "suggested"]),
-    default="suggested",
-    show_default=True,
-    help="Confirmed tags only, or also suggestions over threshold.",
+    help="Confirmed tags only, or also suggestions. Default: confirmed when writing sidecars "
+    "or photos (--format xmp, --embed), suggested for csv and json.",
 )
-@click.option("--threshold", type=click.FloatRange(0, 1))
-@click.option("--top-k", type=click.IntRange(1, 100))
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 1),
+    help="Lowest confidence of a suggestion written with --scope suggested "
+    "(needed for sidecars and photos).",
+)
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Lowest confidence (csv, json).")
+@click.option("--top-k", type=click.IntRange(1, TOP_K_MAX), help="Most tags per photo.")
 @click.option("--backbone", help="Only suggestions from this backbone.")
 @click.option("--under", "uri_prefix", help="Only photos whose location starts with this.")
 @click.option(
     "--embed",
     is_flag=True,
-    help="Also write keywords into the photo files (XMP/IPTC; image data untouched).",
+    help="Also merge keywords into JPEG files themselves (XMP and IPTC; EXIF, maker notes and "
+    "image data untouched); other formats get a sidecar.",
+)
+@click.option(
+    "--sidecar-name",
+    type=click.Choice(["photo.jpg.xmp", "photo.xmp"]),
+    default="photo.jpg.xmp",
+    show_default=True,
+    help="photo.jpg.xmp for digiKam and darktable, photo.xmp for Lightroom.",
 )
 @db_option
 @handle_errors
-def export(fmt, out, scope, threshold, top_k, backbone, uri_prefix, embed, db_path) -> None:
-    """Export tags from the database to CSV, JSON or XMP sidecars."""
-    from core.export import (
-        embed_keywords,
-        export_rows,
-        keywords_for,
-        write_csv,
-        write_json,
-        write_sidecars,
-    )
+def export(
+    fmt,
+    out,
+    scope,
+    min_score,
+    threshold,
+    top_k,
+    backbone,
+    uri_prefix,
+    embed,
+    sidecar_name,
+    db_path,
+) -> None:
+    """Export tags to CSV or JSON, or merge them as keywords into XMP sidecars and photos.
+
+    Keywords already in sidecars and photos are kept; only keywords PhotoTagger
+    wrote and you rejected since are taken out. Files whose keywords are already
+    right are not touched. A photo that cannot be written is one line on stderr,
+    the others go on, and the exit code is 1.
+    """
+    from core.export import export_rows, write_csv, write_json, write_keyword_files
     from core.vocabulary import Vocabulary
 
+    into_files = fmt == "xmp" or embed
+    scope = scope or ("confirmed" if into_files else "suggested")
+    if into_files and scope == "suggested" and min_score is None:
+        raise click.UsageError(
+            "--scope suggested writes guesses into your files: give --min-score too"
+        )
     settings = _settings(threshold=threshold, top_k=top_k)
     if fmt in ("csv", "json") and out is None:
         raise click.UsageError(f"--out is needed for {fmt}")
     uri_prefix = _location_prefix(uri_prefix)
     with _open_store(settings, db_path) as store:
-        rows = list(
-            export_rows(
-                store,
-                scope=scope,
-                threshold=settings.threshold,
-                top_k=settings.top_k,
-                backbone=backbone,
-                uri_prefix=uri_prefix,
+
+        def rows(minimum: float):
+            return list(
+                export_rows(
+                    store,
+                    scope=scope,
+                    threshold=minimum,
+                    top_k=settings.top_k,
+                    backbone=backbone,
+                    uri_prefix=uri_prefix,
+                )
             )
+
+        if fmt in ("csv", "json"):
+            writer = write_csv if fmt == "csv" else write_json
+            count = writer(rows(settings.threshold), out, style=settings.hashtag_style)
+            click.echo(f"exported {count} photos to {out}", err=True)
+        if not into_files:
+            return
+        report = write_keyword_files(
+            rows(settings.threshold if min_score is None else min_score),
+            vocabulary=Vocabulary.bundled(),
+            sidecars=fmt == "xmp",
+            embed=embed,
+            naming=sidecar_name,
+            store=store,
         )
-    vocabulary = Vocabulary.bundled()
-    if fmt == "csv":
-        count = write_csv(rows, out, style=settings.hashtag_style)
-    elif fmt == "json":
-        count = write_json(rows, out, style=settings.hashtag_style)
-    else:
-        count = write_sidecars(iter(rows), vocabulary=vocabulary)
-    click.echo(f"exported {count} photos", err=True)
-    if embed:
-        embedded = 0
-        for row in rows:
-            if row.tags and Path(row.location).is_file():
-                embed_keywords(Path(row.location), *keywords_for(row, vocabulary))
-                embedded += 1
-        click.echo(f"wrote keywords into {embedded} photo files", err=True)
+    for outcome in report.notes:
+        click.echo(f"note: {outcome.photo}: {outcome.message}", err=True)
+    for outcome in report.failures:
+        click.echo(f"failed: {outcome.photo}: {outcome.message}", err=True)
+    click.echo(
+        f"{report.count('written')} files written, {report.count('unchanged')} already right, "
+        f"{len(report.failures)} failed",
+        err=True,
+    )
+    if report.failures:
+        sys.exit(EXIT_PARTIAL)
 
 
 @cli.command()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from core.cli import (
+    EXIT_PARTIAL,
+    _fail,
     _open_store,
     _settings,
     cli,
@@ -78,22 +81,38 @@ def _fmt(value: float | None) -> str:
 @db_option
 @handle_errors
 def import_(inputs, labels_csv, db_path) -> None:
-    """Import existing tags as decisions: a path,tags CSV, or keywords in photos' XMP/IPTC."""
+    """Import existing tags as decisions: a path,tags CSV (--labels), or the keywords in
+    photos' XMP/IPTC and their .xmp sidecars (folders and files given as arguments).
+
+    Exits with 1 when nothing was imported, saying why.
+    """
     from core.labels import import_csv, import_keywords
     from core.sources import collect
 
     if not inputs and not labels_csv:
         raise click.UsageError("give --labels FILE, or folders/files whose keywords to import")
+    tables = [i for i in inputs if Path(i).suffix.lower() in (".csv", ".tsv", ".txt")]
+    if tables:
+        raise click.UsageError(
+            f"{tables[0]} is a table, not a photo: give it as --labels {tables[0]}"
+        )
     settings = _settings()
+    problems = []
     with _open_store(settings, db_path) as store:
         if labels_csv:
             s = import_csv(store, labels_csv)
             click.echo(f"{s.decisions} tags on {s.photos} photos from {labels_csv}", err=True)
             for missing in s.missing[:10]:
                 click.echo(f"not found: {missing}", err=True)
+            problems.append(s.why_nothing(str(labels_csv)))
         if inputs:
             s = import_keywords(store, collect(inputs))
             click.echo(f"{s.decisions} keywords on {s.photos} photos", err=True)
+            problems.append(s.why_nothing(", ".join(inputs)))
+    for problem in filter(None, problems):
+        click.echo(f"phototagger: {problem}", err=True)
+    if any(problems):
+        sys.exit(EXIT_PARTIAL)
     click.echo("run 'phototagger tag' on these photos, then 'phototagger train'", err=True)
 
 
@@ -101,9 +120,9 @@ def import_(inputs, labels_csv, db_path) -> None:
 @click.option(
     "--labels",
     "labels_csv",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A CSV of path,tags: the labelled photos to compare on.",
+    help="A CSV of path,tags: the labelled photos to compare on "
+    "(default: the confirmed tags of the database's local photos).",
 )
 @click.option("--backbones", "names", multiple=True, help="Only these (default: all available).")
 @click.option(
@@ -111,20 +130,55 @@ def import_(inputs, labels_csv, db_path) -> None:
 )
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu")
+@db_option
 @handle_errors
-def compare(labels_csv, names, kind, csv_out, device) -> None:
-    """Train and evaluate a head per backbone on the same labelled photos; print a table."""
+def compare(labels_csv, names, kind, csv_out, device, db_path) -> None:
+    """Train and evaluate a head per backbone on the same labelled photos; print a table.
+
+    The labels come from --labels, or else from the photos you confirmed tags on
+    in the database (--db, or the default one).
+    """
+    import tempfile
+
     from core.settings import cache_dir
     from core.train import compare_backbones, format_table, write_table_csv
 
-    rows = compare_backbones(
-        labels_csv,
-        backbones=list(names) or None,
-        kind=kind,
-        device=device,
-        cache_dir=cache_dir() / "onnx",
-        progress=lambda message: click.echo(message, err=True),
-    )
+    with tempfile.TemporaryDirectory(prefix="phototagger-compare-") as scratch:
+        if labels_csv is None:
+            labels_csv = Path(scratch) / "labels.csv"
+            with _open_store(_settings(), db_path) as store:
+                count = write_confirmed_labels(store, labels_csv)
+            if not count:
+                _fail(
+                    "the database has no local photos with confirmed tags to compare on; "
+                    "give --labels FILE or review some photos first",
+                    EXIT_PARTIAL,
+                )
+            click.echo(f"comparing on the confirmed tags of {count} photos", err=True)
+        rows = compare_backbones(
+            labels_csv,
+            backbones=list(names) or None,
+            kind=kind,
+            device=device,
+            cache_dir=cache_dir() / "onnx",
+            progress=lambda message: click.echo(message, err=True),
+        )
     click.echo(format_table(rows))
     if csv_out:
         write_table_csv(rows, csv_out)
+
+
+def write_confirmed_labels(store, path: Path) -> int:
+    """A path,tags CSV of the local photos with confirmed tags; returns how many photos."""
+    import csv
+
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "tags"])
+        for photo in store.photos():
+            tags = store.confirmed_tags(photo.id) if photo.kind == "file" else []
+            if tags:
+                writer.writerow([photo.uri, ";".join(tags)])
+                count += 1
+    return count

@@ -126,3 +126,75 @@ def test_decide_is_recorded_with_cli_origin(tmp_path, tagger):
         assert store.db.execute("select tag, action, origin from decisions").fetchall() == [
             ("dog", "reject", "cli")
         ]
+
+
+def _reviewed_album(tmp_path, count: int):
+    """A folder of real photos with one confirmed tag each, recorded straight in a database."""
+    from core.sources import file_ref
+
+    folder = tmp_path / "album"
+    folder.mkdir()
+    photos = []
+    for path in sorted(shared("coco-mini", "train2017").glob("*.jpg"))[:count]:
+        shutil.copy(path, folder / path.name)
+        (folder / path.name).chmod(0o644)
+        photos.append(folder / path.name)
+    db = tmp_path / "t.db"
+    with Store(db) as store:
+        for photo in photos:
+            pid = store.ensure_photo(file_ref(photo))
+            store.record_decision(pid, "Grandma", "add", origin="cli")
+    return photos, db
+
+
+def test_export_into_photos_goes_on_past_bad_files_and_exits_1(tmp_path):
+    photos, db = _reviewed_album(tmp_path, 10)
+    photos[2].chmod(0o444)
+    photos[5].write_bytes(b"\xff\xd8\xff\xe1\x40\x00 cut short")
+    out = run("export", "--format", "xmp", "--embed", "--db", str(db), check_code=1)
+    failed = [line for line in out.stderr.splitlines() if line.startswith("failed: ")]
+    assert failed == [
+        f"failed: {photos[2]}: {photos[2].name} is read-only; left as it is",
+        f"failed: {photos[5]}: corrupt JPEG: a segment at byte 2 runs past the end",
+    ]
+    assert "Traceback" not in out.stderr
+    # Ten sidecars (a read-only or corrupt photo can still have one) and eight photos.
+    assert "18 files written, 0 already right, 2 failed" in out.stderr
+    assert len(list(photos[0].parent.glob("*.jpg.xmp"))) == 10
+    again = run("export", "--format", "xmp", "--embed", "--db", str(db), check_code=1)
+    assert "0 files written, 18 already right, 2 failed" in again.stderr
+
+
+def test_export_options_agree_with_their_help(tmp_path):
+    from core.cli import TOP_K_MAX
+    from core.settings import Settings
+
+    top_k = next(f for f in Settings.__dataclass_fields__.values() if f.name == "top_k")
+    assert top_k.metadata["maximum"] == TOP_K_MAX
+    assert "1<=x<=50" in run("export", "--help").stdout
+    db = str(tmp_path / "t.db")
+    run("export", "--out", str(tmp_path / "a.csv"), "--top-k", "50", "--db", db)
+    assert "--top-k" in run("export", "--top-k", "100", "--db", db, check_code=2).stderr
+    guesses = run("export", "--format", "xmp", "--scope", "suggested", "--db", db, check_code=2)
+    assert "--min-score" in guesses.stderr
+    assert "--db" in run("compare", "--help").stdout
+
+
+def test_import_that_matches_nothing_says_why(tmp_path):
+    db = str(tmp_path / "t.db")
+    table = tmp_path / "tags.csv"
+    table.write_text("path,tags\ngone.jpg,dog\n", encoding="utf-8")
+    positional = run("import", str(table), "--db", db, check_code=2)
+    assert f"give it as --labels {table}" in positional.stderr
+    nothing = run("import", "--labels", str(table), "--db", db, check_code=1)
+    assert "no photo imported: the 1 photos named in" in nothing.stderr
+
+
+def test_a_non_http_line_of_urls_fails_alone(tmp_path, tagger):
+    photo = tmp_path / "p.jpg"
+    shutil.copy(sorted(shared("coco-mini", "train2017").glob("*.jpg"))[0], photo)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("ftp://example.org/a.jpg\n# a comment\n", encoding="utf-8")
+    out = run("tag", str(photo), "--urls", str(urls), "--db", str(tmp_path / "t.db"), check_code=1)
+    assert "failed: ftp://example.org/a.jpg: only http and https URLs" in out.stderr
+    assert "1 tagged, 1 failed" in out.stderr

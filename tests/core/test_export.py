@@ -13,14 +13,14 @@ import pytest
 from PIL import Image
 
 from core.export import (
-    embed_keywords,
     export_rows,
     read_embedded_keywords,
     safe_cell,
     write_csv,
     write_json,
-    write_sidecars,
+    write_keyword_files,
 )
+from core.metadata import KeywordChange, write_keywords
 from core.sources import PhotoRef
 from core.store import PhotoResult
 from core.vocabulary import TagScore, Vocabulary
@@ -110,7 +110,10 @@ def test_xmp_sidecar_has_keywords_and_hierarchy(store, tmp_path):
     photo = _photo(tmp_path)
     pid = _tagged(store, str(photo), [("golden retriever", 0.9)])
     store.record_decision(pid, "Grandma", "add")
-    assert write_sidecars(export_rows(store), vocabulary=Vocabulary.bundled()) == 1
+    report = write_keyword_files(
+        export_rows(store), vocabulary=Vocabulary.bundled(), sidecars=True, embed=False
+    )
+    assert report.count("written") == 1
     root = ET.parse(tmp_path / "p.jpg.xmp").getroot()
     ns = {
         "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -127,7 +130,8 @@ def test_embedded_keywords_leave_the_image_data_alone(tmp_path):
     photo = _photo(tmp_path)
     before = np.asarray(Image.open(photo)).copy()
     scan_before = _jpeg_scan(photo.read_bytes())
-    embed_keywords(photo, ["dog", "Grandma"], ["animal|dog"])
+    change = KeywordChange(("dog", "Grandma"), (("animal", "dog"),))
+    assert write_keywords([(photo, change)], sidecars=False, embed=True).count("written") == 1
     assert read_embedded_keywords(photo) == ["dog", "Grandma"]
     assert _jpeg_scan(photo.read_bytes()) == scan_before
     assert np.array_equal(np.asarray(Image.open(photo)), before)

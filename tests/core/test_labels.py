@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from core.export import embed_keywords
 from core.labels import import_csv, import_keywords, parse_tags, read_labels_csv
+from core.metadata import KeywordChange, write_keywords
 from core.sources import collect
 
 
@@ -40,9 +40,30 @@ def test_import_keywords_from_xmp_and_iptc(store, coco_dir, tmp_path):
     photo = tmp_path / "kw.jpg"
     shutil.copy(sorted((coco_dir / "val2017").glob("*.jpg"))[0], photo)
     shutil.copy(sorted((coco_dir / "val2017").glob("*.jpg"))[1], tmp_path / "plain.jpg")
-    embed_keywords(photo, ["grandma", "paris 2024"], ["people|grandma"])
+    photo.chmod(0o644)
+    change = KeywordChange(("grandma", "paris 2024"), (("people", "grandma"),))
+    write_keywords([(photo, change)], sidecars=False, embed=True)
     summary = import_keywords(store, collect([tmp_path]))
     assert (summary.photos, summary.decisions) == (1, 2)
     pid = store.photo_id(str(photo))
     assert store.confirmed_tags(pid) == ["grandma", "paris 2024"]
     assert store.photo_id(str(tmp_path / "plain.jpg")) is None
+
+
+def test_import_reads_hierarchies_and_sidecars_and_says_why_when_nothing(store, coco_dir, tmp_path):
+    from core.xmp import HIERARCHY, TAGS_LIST, parse_xmp, set_list, xmp_bytes
+
+    photo = tmp_path / "a.jpg"
+    shutil.copy(sorted((coco_dir / "val2017").glob("*.jpg"))[0], photo)
+    root = parse_xmp(None)
+    set_list(root, HIERARCHY, ["places|Paris"])
+    set_list(root, TAGS_LIST, ["people/Grandma"])
+    (tmp_path / "a.xmp").write_bytes(xmp_bytes(root))
+    summary = import_keywords(store, collect([photo]))
+    assert summary.why_nothing("x") is None
+    assert store.confirmed_tags(store.photo_id(str(photo))) == ["Grandma", "Paris"]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(sorted((coco_dir / "val2017").glob("*.jpg"))[1], plain / "b.jpg")
+    nothing = import_keywords(store, collect([plain]))
+    assert "none of the 1 photos has keywords" in nothing.why_nothing(str(plain))
