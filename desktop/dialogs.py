@@ -187,51 +187,119 @@ class SettingsDialog(QDialog):
 
 @dataclass(frozen=True)
 class ExportChoice:
+    """What the export dialog asked for.
+
+    Attributes:
+        path: The CSV or JSON file (unused for keywords, which go beside or into the photos).
+        format: ``csv``, ``json``, ``xmp`` (sidecars) or ``embed`` (into JPEGs, sidecars for others).
+        scope: ``confirmed``, or ``suggested`` with suggestions of at least ``min_score``.
+        photos: ``all``, ``shown`` (what the grid's filter shows) or ``selected``.
+        min_score: Lowest confidence of a suggestion that is exported.
+        sidecar_name: ``photo.jpg.xmp`` (digiKam, darktable) or ``photo.xmp`` (Lightroom).
+    """
+
     path: Path
-    format: str  # csv or json
-    scope: str  # confirmed or suggested
-    selection_only: bool
+    format: str
+    scope: str
+    photos: str = "all"
+    min_score: float = 0.5
+    sidecar_name: str = "photo.jpg.xmp"
+
+    @property
+    def into_files(self) -> bool:
+        return self.format in ("xmp", "embed")
 
 
 class ExportDialog(QDialog):
-    """Where to export, in which format, and whether suggestions go with confirmed tags."""
+    """Where to export: a CSV or JSON file, XMP sidecars, or keywords inside the photos.
 
-    def __init__(self, *, default_path: Path, selected: int, parent: QWidget | None = None) -> None:
+    Keywords are merged with what the files already hold; confirmed tags are
+    the default, suggestions go in only with a minimum confidence.
+    """
+
+    FORMATS = (
+        ("csv", "CSV — opens in any spreadsheet"),
+        ("json", "JSON — with scores and states"),
+        ("xmp", "XMP sidecars — for digiKam, Lightroom, darktable"),
+        ("embed", "Keywords inside the photos — JPEG; others get a sidecar"),
+    )
+
+    def __init__(
+        self,
+        *,
+        default_path: Path,
+        selected: int,
+        shown: int | None = None,
+        total: int | None = None,
+        min_score: float = 0.5,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export tags")
-        self.setMinimumWidth(520)
-        self.csv_radio = QRadioButton("CSV — opens in any spreadsheet")
-        self.json_radio = QRadioButton("JSON — with scores and states")
-        self.csv_radio.setChecked(True)
+        self.setMinimumWidth(600)
+        self.format_radios: dict[str, QRadioButton] = {}
         formats = QButtonGroup(self)
-        formats.addButton(self.csv_radio)
-        formats.addButton(self.json_radio)
+        format_box = QVBoxLayout()
+        for key, label in self.FORMATS:
+            radio = QRadioButton(label)
+            formats.addButton(radio)
+            format_box.addWidget(radio)
+            radio.toggled.connect(self._sync)
+            self.format_radios[key] = radio
+        self.csv_radio, self.json_radio = self.format_radios["csv"], self.format_radios["json"]
+        self.xmp_radio, self.embed_radio = self.format_radios["xmp"], self.format_radios["embed"]
         self.confirmed_radio = QRadioButton("Confirmed tags only (accepted and added)")
-        self.suggested_radio = QRadioButton("Confirmed tags plus open suggestions")
+        self.suggested_radio = QRadioButton("Confirmed tags plus suggestions of at least")
+        self.min_score_box = QDoubleSpinBox()
+        self.min_score_box.setRange(0.0, 1.0)
+        self.min_score_box.setSingleStep(0.05)
+        self.min_score_box.setValue(min_score)
         self.confirmed_radio.setChecked(True)
         scopes = QButtonGroup(self)
         scopes.addButton(self.confirmed_radio)
         scopes.addButton(self.suggested_radio)
-        self.selection_check = QCheckBox(f"Only the {selected} selected photos")
-        self.selection_check.setEnabled(selected > 0)
+        self.suggested_radio.toggled.connect(self._sync)
+        self.sidecar_box = QComboBox()
+        self.sidecar_box.addItem("photo.jpg.xmp (digiKam, darktable)", "photo.jpg.xmp")
+        self.sidecar_box.addItem("photo.xmp (Lightroom)", "photo.xmp")
+        self.all_radio = QRadioButton("All photos" + (f" ({total})" if total is not None else ""))
+        self.shown_radio = QRadioButton(
+            "Only the photos the grid's filter shows" + (f" ({shown})" if shown is not None else "")
+        )
+        self.selection_radio = QRadioButton(f"Only the {selected} selected photos")
+        self.selection_radio.setEnabled(selected > 0)
+        self.shown_radio.setEnabled(shown is None or shown > 0)
+        self.all_radio.setChecked(True)
+        photo_group = QButtonGroup(self)
+        for radio in (self.all_radio, self.shown_radio, self.selection_radio):
+            photo_group.addButton(radio)
         self.path_edit = QLineEdit(str(default_path))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        self.csv_radio.toggled.connect(self._sync_suffix)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse)
+        self.note = QLabel(
+            "Keywords are merged: what the files already hold is kept, and only keywords "
+            "PhotoTagger wrote that you rejected since are taken out."
+        )
+        self.note.setWordWrap(True)
 
         form = QFormLayout()
-        format_box = QVBoxLayout()
-        format_box.addWidget(self.csv_radio)
-        format_box.addWidget(self.json_radio)
         form.addRow("Format", format_box)
         scope_box = QVBoxLayout()
         scope_box.addWidget(self.confirmed_radio)
-        scope_box.addWidget(self.suggested_radio)
+        suggested_row = QHBoxLayout()
+        suggested_row.addWidget(self.suggested_radio)
+        suggested_row.addWidget(self.min_score_box)
+        suggested_row.addStretch(1)
+        scope_box.addLayout(suggested_row)
         form.addRow("Tags", scope_box)
-        form.addRow("Photos", self.selection_check)
+        photos_box = QVBoxLayout()
+        for radio in (self.all_radio, self.shown_radio, self.selection_radio):
+            photos_box.addWidget(radio)
+        form.addRow("Photos", photos_box)
+        form.addRow("Sidecar name", self.sidecar_box)
         path_row = QHBoxLayout()
         path_row.addWidget(self.path_edit, 1)
-        path_row.addWidget(browse)
+        path_row.addWidget(self.browse_button)
         form.addRow("Save to", path_row)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -241,13 +309,25 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.note)
         layout.addWidget(buttons)
+        self.csv_radio.setChecked(True)
+        self._sync()
 
-    def _sync_suffix(self) -> None:
-        path = Path(self.path_edit.text())
-        self.path_edit.setText(
-            str(path.with_suffix(".csv" if self.csv_radio.isChecked() else ".json"))
-        )
+    def _format(self) -> str:
+        return next((k for k, r in self.format_radios.items() if r.isChecked()), "csv")
+
+    def _sync(self) -> None:
+        fmt = self._format()
+        table = fmt in ("csv", "json")
+        self.path_edit.setEnabled(table)
+        self.browse_button.setEnabled(table)
+        self.sidecar_box.setEnabled(not table)
+        self.note.setVisible(not table)
+        self.min_score_box.setEnabled(self.suggested_radio.isChecked())
+        if table:
+            path = Path(self.path_edit.text())
+            self.path_edit.setText(str(path.with_suffix("." + fmt)))
 
     def _browse(self) -> None:
         kind = "CSV (*.csv)" if self.csv_radio.isChecked() else "JSON (*.json)"
@@ -256,11 +336,20 @@ class ExportDialog(QDialog):
             self.path_edit.setText(path)
 
     def choice(self) -> ExportChoice:
+        photos = (
+            "selected"
+            if self.selection_radio.isChecked()
+            else "shown"
+            if self.shown_radio.isChecked()
+            else "all"
+        )
         return ExportChoice(
             path=Path(self.path_edit.text()).expanduser(),
-            format="csv" if self.csv_radio.isChecked() else "json",
+            format=self._format(),
             scope="confirmed" if self.confirmed_radio.isChecked() else "suggested",
-            selection_only=self.selection_check.isChecked(),
+            photos=photos,
+            min_score=self.min_score_box.value(),
+            sidecar_name=self.sidecar_box.currentData(),
         )
 
 

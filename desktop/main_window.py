@@ -36,14 +36,26 @@ from core.sources import PhotoRef
 from desktop import tasks
 from desktop.bot_panel import BotBridge
 from desktop.curation import CurationDialog
-from desktop.dialogs import ExportDialog, SettingsDialog, ShortcutsDialog, UrlDialog
+from desktop.dialogs import (
+    ExportChoice,
+    ExportDialog,
+    SettingsDialog,
+    ShortcutsDialog,
+    UrlDialog,
+)
 from desktop.grid import PhotoGridView
 from desktop.learn import LearnController
 from desktop.models import PhotoFilterProxyModel, PhotoItem, ThumbnailModel
 from desktop.run_bar import RunStatusBar, RunToolBar
 from desktop.sidebar import SidebarWidget
 from desktop.tag_panel import TagPanel, mosaic
-from desktop.workers import DbWorker, InferenceWorker, PhotoUpdate, ThumbnailLoader
+from desktop.workers import (
+    DbWorker,
+    InferenceWorker,
+    PhotoUpdate,
+    ProgressRelay,
+    ThumbnailLoader,
+)
 
 PREVIEW_SIZE = 720
 MAX_RECENT = 8
@@ -539,14 +551,33 @@ class MainWindow(QMainWindow):
     def choose_export(self) -> None:
         default = self.last_export or (self.folder or Path.home()) / "tags.csv"
         dialog = ExportDialog(
-            default_path=default, selected=len(self.selected_items()), parent=self
+            default_path=default,
+            selected=len(self.selected_items()),
+            shown=self.proxy.rowCount(),
+            total=self.model.rowCount(),
+            min_score=max(self.threshold, 0.5),
+            parent=self,
         )
         if dialog.exec():
             choice = dialog.choice()
-            items = self.selected_items() if choice.selection_only else self.model.items()
-            self.export_to(
-                choice.path, fmt=choice.format, scope=choice.scope, uris=[i.ref.uri for i in items]
-            )
+            if choice.photos == "selected":
+                items = self.selected_items()
+            elif choice.photos == "shown":
+                items = self.shown_items()
+            else:
+                items = self.model.items()
+            uris = [i.ref.uri for i in items]
+            if choice.into_files:
+                self.export_keywords(choice, uris=uris)
+            else:
+                self.export_to(choice.path, fmt=choice.format, scope=choice.scope, uris=uris)
+
+    def shown_items(self) -> list[PhotoItem]:
+        """The photos the grid's filter shows, in grid order."""
+        return [
+            self.model.item(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+            for row in range(self.proxy.rowCount())
+        ]
 
     def export_to(self, path: Path, *, fmt: str, scope: str, uris: list[str]) -> None:
         self.last_export = path
@@ -563,6 +594,47 @@ class MainWindow(QMainWindow):
             ),
             lambda count: self.show_message(f"Exported {count} photos to {path}"),
             lambda exc: self.show_message(f"Export failed: {exc}", error=True),
+        )
+
+    def export_keywords(self, choice: ExportChoice, *, uris: list[str]) -> None:
+        """Merge keywords into sidecars or photos on the database thread, with progress."""
+        self.progress.setRange(0, max(len(uris), 1))
+        self.progress.setValue(0)
+        self.progress.show()
+        self.show_message(f"Writing keywords for {len(uris)} photos…")
+        relay = ProgressRelay(self)
+        relay.progressed.connect(lambda done, total: self.progress.setValue(done))
+
+        def finished(report) -> None:
+            self.progress.hide()
+            relay.deleteLater()
+            text = (
+                f"Keywords: {report.count('written')} files written, "
+                f"{report.count('unchanged')} already right"
+            )
+            if report.failures:
+                first = report.failures[0]
+                text += f", {len(report.failures)} failed ({first.photo.name}: {first.message})"
+            self.show_message(text, error=bool(report.failures))
+
+        def failed(exc: Exception) -> None:
+            self.progress.hide()
+            relay.deleteLater()
+            self.show_message(f"Export failed: {exc}", error=True)
+
+        self.db.submit(
+            partial(
+                tasks.export_keywords,
+                uris=uris,
+                scope=choice.scope,
+                min_score=choice.min_score if choice.scope == "suggested" else self.threshold,
+                top_k=self.top_k,
+                embed=choice.format == "embed",
+                sidecar_name=choice.sidecar_name,
+                progress=relay.progressed.emit,
+            ),
+            finished,
+            failed,
         )
 
     def curate(self) -> CurationDialog:

@@ -7,10 +7,11 @@ keeps the window's code about the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from core.export import export_rows, write_csv, write_json
+from core.export import export_rows, write_csv, write_json, write_keyword_files
+from core.metadata import KeywordReport
 from core.review import photo_tags_many
 from core.sources import PhotoRef, collect, iter_folder
 from core.store import Store
@@ -107,6 +108,32 @@ def export(
     rows = export_rows(store, scope=scope, threshold=threshold, top_k=top_k, uris=uris)  # type: ignore[arg-type]
     writer = write_csv if fmt == "csv" else write_json
     return writer(rows, path, style=style)
+
+
+def export_keywords(
+    store: Store,
+    *,
+    uris: list[str],
+    scope: str,
+    min_score: float,
+    top_k: int,
+    embed: bool,
+    sidecar_name: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> KeywordReport:
+    """Merge the photos' keywords into XMP sidecars, or into the JPEGs themselves."""
+    from core.vocabulary import Vocabulary
+
+    rows = export_rows(store, scope=scope, threshold=min_score, top_k=top_k, uris=uris)  # type: ignore[arg-type]
+    return write_keyword_files(
+        rows,
+        vocabulary=Vocabulary.bundled(),
+        sidecars=not embed,
+        embed=embed,
+        naming=sidecar_name,  # type: ignore[arg-type]
+        store=store,
+        progress=progress,
+    )
 
 
 def completions(store: Store) -> list[str]:

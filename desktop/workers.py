@@ -132,6 +132,16 @@ class DbWorker(QObject):
         self._thread.wait(5000)
 
 
+class ProgressRelay(QObject):
+    """Carries (done, total) from a job on another thread to the GUI thread.
+
+    Emitting ``progressed`` from the worker's thread queues the call to this
+    object's thread, so a plain engine callback can drive a progress bar.
+    """
+
+    progressed = Signal(int, int)
+
+
 class InferenceWorker(QThread):
     """One tagging run: opens the backbone (importing the engine lazily) and tags.
 
