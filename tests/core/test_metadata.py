@@ -35,6 +35,7 @@ CAMERA_JPEGS = (
     "exif-samples/jpg/mobile/HMD_Nokia_8.3_5G.jpg",
     "exif-samples/jpg/gps/DSCN0010.jpg",
     "immich-test-assets/metadata/tags/picasa.jpg",
+    "exif-samples/jpg/tests/45-gps_ifd.jpg",  # has an MPF index
 )
 # exiftool gives these as positions in the file, which move when the XMP before them grows.
 _FILE_POSITIONS = ("ThumbnailOffset", "PreviewImageStart")
@@ -277,3 +278,18 @@ def test_merge_lists_removes_only_what_it_wrote_and_was_rejected():
 def test_not_a_jpeg_is_a_clear_error():
     with pytest.raises(JpegError, match="not a JPEG"):
         split_jpeg(b"GIF89a")
+
+
+def test_new_blocks_go_before_an_mpf_index_and_blocks_after_one_are_refused(tmp_path):
+    from core.jpeg_segments import APP1, APP2, XMP_HEADER, Segment, join_jpeg
+
+    photo = _photo(tmp_path)
+    data = photo.read_bytes()
+    mpf = Segment(APP2, b"MPF\x00" + b"\x00" * 40).encode()
+    with_mpf = data[:2] + mpf + data[2:]
+    joined = join_jpeg(split_jpeg(with_mpf), xmp=b"<x/>", photoshop=None)
+    markers = [s.marker for s in split_jpeg(joined).segments]
+    assert markers.index(APP1) < markers.index(APP2)
+    late = with_mpf[:2] + mpf + Segment(APP1, XMP_HEADER + b"<x/>").encode() + data[2:]
+    with pytest.raises(JpegError, match="after an MPF index"):
+        join_jpeg(split_jpeg(late), xmp=b"<y/>", photoshop=None)
