@@ -40,6 +40,7 @@ from core.xmp import (
     SUBJECT,
     TAGS_LIST,
     WRITTEN,
+    XmpError,
     get_list,
     parse_xmp,
     set_list,
@@ -177,7 +178,10 @@ def write_sidecar(
         return None
     if exists:
         _check_writable(target)
-    root = parse_xmp(target.read_bytes() if exists else None)
+    try:
+        root = parse_xmp(target.read_bytes() if exists else None)
+    except XmpError as exc:
+        raise XmpError(f"{target.name}: {exc}; left as it was") from exc
     existing = {name: get_list(root, prop) for name, prop in _XMP_LISTS.items()}
     wanted = {n: v for n, v in change.lists().items() if n in _XMP_LISTS}
     written = get_list(root, WRITTEN)
@@ -210,7 +214,14 @@ def embed_keywords_in(
     existing = {name: get_list(root, prop) for name, prop in _XMP_LISTS.items()}
     existing[IPTC] = iptc_keywords(resources)
     written = get_list(root, WRITTEN)
-    lists, record = merge_lists(existing, change.lists(), written=written, retract=change.retract)
+    # Keywords another program left in only one of XMP and IPTC go to the other as well (the
+    # person's, not recorded as PhotoTagger's), so a reader that prefers either sees them.
+    base = dict(existing)
+    if not base["subject"]:
+        base["subject"] = list(existing[IPTC])
+    if not base[IPTC]:
+        base[IPTC] = list(dict.fromkeys(fit_keyword(k) for k in existing["subject"]))
+    lists, record = merge_lists(base, change.lists(), written=written, retract=change.retract)
     xmp_changed = record != written or any(lists[n] != existing[n] for n in _XMP_LISTS)
     iptc_changed = lists[IPTC] != existing[IPTC] or (
         lists[IPTC] and b"\x1b%G" not in (jpeg.photoshop() or b"")

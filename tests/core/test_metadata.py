@@ -293,3 +293,27 @@ def test_new_blocks_go_before_an_mpf_index_and_blocks_after_one_are_refused(tmp_
     late = with_mpf[:2] + mpf + Segment(APP1, XMP_HEADER + b"<x/>").encode() + data[2:]
     with pytest.raises(JpegError, match="after an MPF index"):
         join_jpeg(split_jpeg(late), xmp=b"<y/>", photoshop=None)
+
+
+def test_keywords_in_only_iptc_are_kept_and_shown_in_xmp_too(tmp_path):
+    from core.iptc import with_keywords
+    from core.jpeg_segments import join_jpeg
+
+    photo = _photo(tmp_path)
+    jpeg = split_jpeg(photo.read_bytes())  # as an older program leaves it: IPTC, no XMP
+    photo.write_bytes(join_jpeg(jpeg, xmp=None, photoshop=with_keywords([], ["holiday"])))
+    write_keywords([(photo, KeywordChange(("dog",)))], sidecars=False, embed=True)
+    jpeg = split_jpeg(photo.read_bytes())
+    root = parse_xmp(jpeg.xmp())
+    assert get_list(root, SUBJECT) == ["holiday", "dog"]
+    assert get_list(root, WRITTEN) == ["dog"]
+    assert iptc_keywords(read_resources(jpeg.photoshop())) == ["holiday", "dog"]
+
+
+def test_an_unreadable_sidecar_is_left_as_it_was(tmp_path):
+    photo = _photo(tmp_path)
+    sidecar = sidecar_path(photo)
+    sidecar.write_text("<x:xmpmeta not closed", encoding="utf-8")
+    report = write_keywords([(photo, DOG)], sidecars=True, embed=False)
+    assert report.failures[0].message.startswith("p.jpg.xmp: unreadable XMP")
+    assert sidecar.read_text(encoding="utf-8") == "<x:xmpmeta not closed"
