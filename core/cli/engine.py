@@ -161,7 +161,9 @@ def tag(
     help="xmp merges keywords into a sidecar beside each local photo.",
 )
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Output file (csv and json)."
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file (csv and json; not needed with --embed alone).",
 )
 @click.option(
     "--scope",
@@ -224,7 +226,8 @@ def export(
             "--scope suggested writes guesses into your files: give --min-score too"
         )
     settings = _settings(threshold=threshold, top_k=top_k)
-    if fmt in ("csv", "json") and out is None:
+    table = fmt in ("csv", "json") and (out is not None or not embed)
+    if table and out is None:
         raise click.UsageError(f"--out is needed for {fmt}")
     uri_prefix = _location_prefix(uri_prefix)
     with _open_store(settings, db_path) as store:
@@ -241,7 +244,7 @@ def export(
                 )
             )
 
-        if fmt in ("csv", "json"):
+        if table:
             writer = write_csv if fmt == "csv" else write_json
             count = writer(rows(settings.threshold), out, style=settings.hashtag_style)
             click.echo(f"exported {count} photos to {out}", err=True)
