@@ -163,6 +163,8 @@ def test_export_into_photos_goes_on_past_bad_files_and_exits_1(tmp_path):
     assert len(list(photos[0].parent.glob("*.jpg.xmp"))) == 10
     again = run("export", "--format", "xmp", "--embed", "--db", str(db), check_code=1)
     assert "0 files written, 18 already right, 2 failed" in again.stderr
+    embed_only = run("export", "--embed", "--db", str(db), check_code=1)
+    assert "0 files written, 8 already right, 2 failed" in embed_only.stderr
 
 
 def test_export_options_agree_with_their_help(tmp_path):
@@ -198,3 +200,15 @@ def test_a_non_http_line_of_urls_fails_alone(tmp_path, tagger):
     out = run("tag", str(photo), "--urls", str(urls), "--db", str(tmp_path / "t.db"), check_code=1)
     assert "failed: ftp://example.org/a.jpg: only http and https URLs" in out.stderr
     assert "1 tagged, 1 failed" in out.stderr
+
+
+def test_a_photo_written_into_is_not_tagged_again(tmp_path, tagger):
+    photo = tmp_path / "p.jpg"
+    shutil.copy(sorted(shared("coco-mini", "train2017").glob("*.jpg"))[0], photo)
+    db = str(tmp_path / "t.db")
+    run("tag", str(photo), "--db", db)
+    run("decide", str(photo), "--add", "Grandma", "--db", db)
+    before = photo.stat()
+    assert "1 files written" in run("export", "--embed", "--db", db).stderr
+    assert photo.stat().st_mtime_ns != before.st_mtime_ns
+    assert "0 tagged, 0 failed, 1 already done" in run("tag", str(photo), "--db", db).stderr
