@@ -205,6 +205,7 @@ def test_a_non_http_line_of_urls_fails_alone(tmp_path, tagger):
 def test_a_photo_written_into_is_not_tagged_again(tmp_path, tagger):
     photo = tmp_path / "p.jpg"
     shutil.copy(sorted(shared("coco-mini", "train2017").glob("*.jpg"))[0], photo)
+    photo.chmod(0o644)  # the shared data is read-only
     db = str(tmp_path / "t.db")
     run("tag", str(photo), "--db", db)
     run("decide", str(photo), "--add", "Grandma", "--db", db)
