@@ -25,10 +25,7 @@ from core.sources import PhotoRef
 from core.store import PhotoResult, Store
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from core.pipeline import Tagger
-    from core.vocabulary import TagScore
 
 log = logging.getLogger(__name__)
 
@@ -149,30 +146,23 @@ class PhotoService:
         photo_id = store.photo_id(result.ref.uri)
         assert photo_id is not None  # save_results just inserted it
         if result.embedding is not None:
-            self._add_learned(store, photo_id, result.embedding, backbone)
+            self._add_learned(store, photo_id, backbone)
         tags = photo_tags(
             store, photo_id, threshold=prefs.threshold, top_k=prefs.top_k, backbone=backbone
         )
         return TaggedPhoto(photo_id, tuple(tags))
 
-    def _add_learned(
-        self, store: Store, photo_id: int, embedding: np.ndarray, backbone: str
-    ) -> None:
-        """Add what the user's decisions taught (refinement, trained head), as the app does."""
+    def _add_learned(self, store: Store, photo_id: int, backbone: str) -> None:
+        """Add the kept learned version's suggestions, through the engine's one function."""
         if not self._learned_ok:
             return
         try:
-            from core.train import suggestions_for
+            from core.learning.learned import apply_learned
 
-            learned: list[TagScore] = suggestions_for(store, embedding, backbone=backbone)
+            apply_learned(store, [photo_id], backbone=backbone)
         except Exception as exc:  # learning is a bonus: its failure must not cost the answer
             self._learned_ok = False
             log.warning("learned tags are off for this run: %s: %s", type(exc).__name__, exc)
-            return
-        if learned:
-            store.replace_suggestions(
-                photo_id, learned, backbone=backbone, sources=("refine", "head")
-            )
 
     def _record(self, photo_id: int, tag: str, action: str) -> None:
         self._open_store().record_decision(photo_id, tag, action, origin="bot")  # type: ignore[arg-type]

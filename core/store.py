@@ -111,7 +111,7 @@ def m001_initial(db: Database) -> None:
 
 @migrations()
 def m002_heads(db: Database) -> None:
-    # Trained heads (core.train), versioned: the newest per backbone tags.
+    # Trained heads (core.learning), versioned: the newest per backbone tags.
     db["heads"].create(
         {
             "id": int,
@@ -561,3 +561,15 @@ class Store:
                     f"update {table} set size = ?, mtime = ? where {key} = ? and size = ? and mtime = ?",
                     [*after, photo_id, *before],
                 )
+
+
+@migrations()
+def m006_learned_versions(db: Database) -> None:
+    # Each learning run is a version the user keeps or discards (core.learning.versions):
+    # its status, per-tag verdicts, learner settings and the decisions it learned from.
+    # Heads from before have no verdicts, so they are retired rather than applied.
+    db["heads"].add_column("status", str)
+    db["heads"].add_column("learner", str)
+    db["heads"].add_column("gates", str)
+    db["heads"].add_column("evidence", bytes)
+    db.execute("update heads set status = 'retired'")

@@ -1,11 +1,11 @@
-"""Learn from my decisions: train a head in the background, show its metrics, refresh suggestions.
+"""Learn from my decisions: a learned version in the background, before/after per tag, keep or discard.
 
-Training (torch) and rewriting every photo's learned suggestions take seconds
-to minutes, so they run on a :class:`LearnWorker` thread with its own Store on
-the same WAL file, as tagging runs do; progress comes back through queued
-signals to the status bar. The result dialog puts the new head's held-out
-metrics next to the backbone alone and the previous head, so a person sees
-whether their decisions taught it anything.
+Learning (scipy) and writing every photo's learned suggestions take seconds,
+so they run on a :class:`LearnWorker` thread with its own Store on the same WAL
+file, as tagging runs do; progress comes back through queued signals to the
+status bar. The dialog says per tag, in plain words, what the person would see
+with the new version against before ("#dog: found 12 of 13, was 9 of 13"), and
+lets them keep it or discard it; discarding restores the earlier suggestions.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
-    QTableWidget,
-    QTableWidgetItem,
+    QListWidget,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
+
+from desktop import tasks
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
@@ -38,20 +41,19 @@ class LearnResult:
     """What one learning run produced.
 
     Attributes:
-        head: The new head (its ``metrics`` are held-out), or None when it failed.
-        previous: The head it replaces, for the before column; None the first time.
+        version: The new learned version (:class:`core.learning.versions.LearnedVersion`),
+            or None when nothing was learned.
         refreshed: Photos whose learned suggestions were rewritten.
         error: Why nothing was learned (too few decisions, no embeddings), or None.
     """
 
-    head: Any = None
-    previous: Any = None
+    version: Any = None
     refreshed: int = 0
     error: str | None = None
 
 
 class LearnWorker(QThread):
-    """Trains a head from every decision so far, then refreshes every photo's suggestions.
+    """Learns a new version from every decision so far, then applies it to every photo.
 
     Signals:
         stage: A status-bar line with (done, total) for the progress bar.
@@ -61,16 +63,16 @@ class LearnWorker(QThread):
     stage = Signal(str, int, int)
     learned = Signal(object)
 
-    def __init__(self, *, db_path: Path, backbone: str, device: str = "cpu") -> None:
+    def __init__(self, *, db_path: Path, backbone: str, threshold: float = 0.2) -> None:
         super().__init__()
         self.setObjectName("phototagger-learn")
         self.db_path = db_path
         self.backbone = backbone
-        self.device = device
+        self.threshold = threshold
         self.cancel_event = threading.Event()
 
     def cancel(self) -> None:
-        """Stop at the next epoch or chunk; a cancelled training stores nothing."""
+        """Stop at the next stage or chunk; a cancelled learning run stores nothing."""
         self.cancel_event.set()
 
     def run(self) -> None:
@@ -82,96 +84,85 @@ class LearnWorker(QThread):
         self.learned.emit(result)
 
     def _run(self) -> LearnResult:
-        # torch loads here, on this thread, only when a person asks to learn.
+        from core.learning.learned import apply_learned, learn_from_store
         from core.store import Store
-        from core.train import TrainOptions, latest_head, refresh_suggestions, train_from_store
 
-        device = self.device if self.device in ("cpu", "cuda") else "cpu"
         with Store(self.db_path) as store:
-            previous = latest_head(store, backbone=self.backbone)
 
-            def on_train(p) -> None:
-                self.stage.emit(
-                    f"Learning from your decisions: {p.stage}", p.epoch, max(p.max_epochs, 1)
-                )
+            def on_learn(p) -> None:
+                self.stage.emit(f"Learning from your decisions: {p.stage}", p.step, max(p.steps, 1))
 
-            head = train_from_store(
+            version = learn_from_store(
                 store,
                 backbone=self.backbone,
-                options=TrainOptions(device=device),
-                progress=on_train,
+                display_threshold=self.threshold,
+                progress=on_learn,
                 cancel=self.cancel_event,
             )
 
-            def on_refresh(done: int, total: int) -> None:
+            def on_apply(done: int, total: int) -> None:
                 self.stage.emit("Refreshing suggestions", done, max(total, 1))
 
-            refreshed = refresh_suggestions(
-                store,
-                backbone=self.backbone,
-                head=head,
-                progress=on_refresh,
-                cancel=self.cancel_event,
+            refreshed = apply_learned(
+                store, backbone=self.backbone, progress=on_apply, cancel=self.cancel_event
             )
-        return LearnResult(head=head, previous=previous, refreshed=refreshed)
+        return LearnResult(version=version, refreshed=refreshed)
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
-def metric_rows(result: LearnResult) -> list[tuple[str, str, str, str]]:
-    """(metric, backbone alone, previous head, new head) rows for the dialog."""
-    new = result.head.metrics
-    old = result.previous.metrics if result.previous is not None else None
-    return [
-        (
-            "Mean average precision",
-            _percent(new.baseline_map),
-            _percent(old.mean_average_precision if old else None),
-            _percent(new.mean_average_precision),
-        ),
-        ("Micro F1", "—", _percent(old.micro_f1 if old else None), _percent(new.micro_f1)),
-        ("Macro F1", "—", _percent(old.macro_f1 if old else None), _percent(new.macro_f1)),
-        (
-            "Tags learned",
-            "—",
-            str(len(result.previous.tags)) if result.previous is not None else "—",
-            str(len(result.head.tags)),
-        ),
-        ("Reviewed photos", "—", str(old.photos) if old else "—", str(new.photos)),
-    ]
+def tag_lines(version: Any) -> tuple[list[str], list[str]]:
+    """(tags learning now suggests, tags left to the backbone) as plain sentences."""
+    kept = [g.sentence() for g in sorted(version.gates, key=lambda g: -g.positives) if g.kept]
+    left = [g.sentence() for g in sorted(version.gates, key=lambda g: -g.positives) if not g.kept]
+    return kept, left
 
 
 class LearnDialog(QDialog):
-    """Before and after: the new head's held-out metrics beside the backbone alone and the last head."""
+    """Before and after per tag in plain words, with Keep and Discard.
+
+    Signals:
+        discardRequested: The person discarded the version.
+    """
+
+    discardRequested = Signal()
 
     def __init__(self, result: LearnResult, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Learned from your decisions")
         self.setMinimumWidth(560)
-        metrics = result.head.metrics
+        version = result.version
+        m = version.metrics
+        kept, left = tag_lines(version)
         intro = QLabel(
-            f"Trained on {metrics.photos} reviewed photos in {metrics.seconds:.1f} s; "
-            f"suggestions refreshed on {result.refreshed} photos.\n"
-            "Scores are held-out: each photo was scored by a head that never saw it."
+            f"Learned from {m.photos} reviewed photos in {m.seconds:.1f} s. Each count below "
+            "is on your reviewed photos, each scored by a version that never saw it.\n"
+            f"Learning now suggests {len(kept)} tags; for {len(left)} the backbone's "
+            "suggestions stay, because learning did not do better there."
         )
         intro.setWordWrap(True)
-        rows = metric_rows(result)
-        self.table = QTableWidget(len(rows), 4)
-        self.table.setHorizontalHeaderLabels(["", "Backbone alone", "Before", "After"])
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
+        self.tag_list = QListWidget()
+        self.tag_list.addItems(kept or ["No tag: your suggestions stay as they were."])
+        self.left_list = QListWidget()
+        self.left_list.addItems(left)
+        self.left_list.setMaximumHeight(110)
+        buttons = QDialogButtonBox()
+        self.keep_button = QPushButton("Keep")
+        self.discard_button = QPushButton("Discard")
+        buttons.addButton(self.keep_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(self.discard_button, QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.keep_button.setDefault(True)
+        self.keep_button.clicked.connect(self.accept)
+        self.discard_button.clicked.connect(self._discard)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
-        layout.addWidget(self.table)
+        layout.addWidget(QLabel("Learning suggests:"))
+        layout.addWidget(self.tag_list)
+        layout.addWidget(QLabel("Unchanged:"))
+        layout.addWidget(self.left_list)
         layout.addWidget(buttons)
+
+    def _discard(self) -> None:
+        self.discardRequested.emit()
+        self.reject()
 
 
 class LearnController(QObject):
@@ -199,7 +190,7 @@ class LearnController(QObject):
         worker = LearnWorker(
             db_path=w.db_path,
             backbone=w.backbone_box.currentData(),
-            device=w.device_box.currentData(),
+            threshold=w.threshold_box.value(),
         )
         worker.stage.connect(self._on_stage)
         worker.learned.connect(self._on_learned)
@@ -230,13 +221,29 @@ class LearnController(QObject):
         w.progress.hide()
         w.learn_action.setEnabled(True)
         self.last_result = result
-        if result.error is not None or result.head is None:
+        if result.error is not None or result.version is None:
             w.show_message(f"Nothing learned: {result.error}", error=True)
             return
         w.show_message(
-            f"Learned {len(result.head.tags)} tags; suggestions refreshed on "
+            f"Learned {len(result.version.kept_tags)} tags; suggestions refreshed on "
             f"{result.refreshed} photos"
         )
         w.reload_tags()
         self.dialog = LearnDialog(result, w)
+        self.dialog.discardRequested.connect(partial(self.discard, result.version.id))
         self.dialog.open()  # window-modal but not blocking: the refreshed grid shows behind it
+
+    def discard(self, version_id: int) -> None:
+        """Discard a learned version on the database thread; earlier suggestions come back."""
+        w = self.window
+        w.show_message("Discarding the learned version…")
+        w.db.submit(
+            partial(
+                tasks.discard_learned, backbone=w.backbone_box.currentData(), version_id=version_id
+            ),
+            self._on_discarded,
+        )
+
+    def _on_discarded(self, refreshed: int) -> None:
+        self.window.show_message(f"Learned version discarded; {refreshed} photos as before")
+        self.window.reload_tags()

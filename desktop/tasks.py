@@ -149,3 +149,12 @@ def backbone_notes(_store: Store) -> list[tuple[str, str, str]]:
     from core.backbones import availability, list_backbones
 
     return [(s.name, s.display_name, availability(s)) for s in list_backbones()]
+
+
+def discard_learned(store: Store, *, backbone: str, version_id: int) -> int:
+    """Discard a learned version and restore every photo's suggestions from before it."""
+    from core.learning.learned import apply_learned
+    from core.learning.versions import set_status
+
+    set_status(store, version_id, "discarded")
+    return apply_learned(store, backbone=backbone)

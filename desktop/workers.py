@@ -201,6 +201,7 @@ class InferenceWorker(QThread):
 
     def _run(self):
         # The engine (onnxruntime, and torch on the first export) loads here, never at start-up.
+        from core.learning.learned import LearnedScorer, apply_learned
         from core.pipeline import Tagger, tag_photos
         from core.review import photo_tags
         from core.store import Store
@@ -211,8 +212,11 @@ class InferenceWorker(QThread):
             return None
         self.stage.emit(f"Tagging with {tagger.spec.display_name}…")
         with Store(self.db_path) as store:
+            scorer = LearnedScorer.current(store, backbone=tagger.spec.name)
 
             def on_results(results) -> None:
+                tagged = [store.photo_id(r.ref.uri) for r in results if r.ok]
+                apply_learned(store, tagged, backbone=tagger.spec.name, scorer=scorer)
                 updates = []
                 for r in results:
                     pid = store.photo_id(r.ref.uri)

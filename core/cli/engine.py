@@ -123,9 +123,9 @@ def tag(
             _fail("interrupted; photos tagged so far are saved", EXIT_INTERRUPTED)
         bar.close()
         uris = [r.uri for r in refs]
-        from core.cli.learning import refresh_learned
+        from core.cli.learning import apply_learned_to
 
-        refresh_learned(store, backbone=spec.name, uris=uris)
+        apply_learned_to(store, backbone=spec.name, uris=uris)
         for out, writer in ((csv_out, write_csv), (json_out, write_json)):
             if out:
                 rows = export_rows(

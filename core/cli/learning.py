@@ -18,52 +18,51 @@ from core.cli import (
 )
 
 
-def refresh_learned(store, *, backbone: str, uris: list[str] | None = None) -> None:
-    """Refinement and head suggestions from the decisions so far, once there are any."""
-    if not store.user_tags():
-        return
-    from core.train import refresh_suggestions
+def apply_learned_to(store, *, backbone: str, uris: list[str] | None = None) -> int:
+    """The current kept learned version's suggestions on the given photos (default: all)."""
+    from core.learning.learned import apply_learned
 
     ids = None if uris is None else [i for i in map(store.photo_id, uris) if i is not None]
-    refresh_suggestions(store, backbone=backbone, photo_ids=ids)
+    return apply_learned(store, ids, backbone=backbone)
 
 
 @cli.command()
-@click.option("--backbone", help="Train on this backbone's embeddings (default: settings).")
+@click.option("--backbone", help="Learn on this backbone's embeddings (default: settings).")
 @click.option(
-    "--kind", type=click.Choice(["logistic", "mlp"]), default="logistic", show_default=True
+    "--discard",
+    is_flag=True,
+    help="Discard the newest kept learned version and restore the suggestions from before it.",
 )
-@click.option(
-    "--min-positives",
-    type=click.IntRange(1),
-    default=2,
-    show_default=True,
-    help="Confirmed photos a tag needs to be learned.",
-)
-@click.option("--device", default="cpu", show_default=True, help="torch device to train on.")
 @db_option
 @handle_errors
-def train(backbone, kind, min_positives, device, db_path) -> None:
-    """Learn from your decisions: train a head, store it, refresh suggestions."""
-    from core.train import TrainOptions, train_from_store
+def train(backbone, discard, db_path) -> None:
+    """Learn from your decisions: a new learned version, used only where it beats the backbone."""
+    from core.learning.learned import discard_version, learn_from_store
 
     settings = _settings(backbone=backbone)
-    options = TrainOptions(kind=kind, min_positives=min_positives, device=device)
     with _open_store(settings, db_path) as store:
-        head = train_from_store(store, backbone=settings.backbone, options=options)
-        refresh_learned(store, backbone=settings.backbone)
-    m = head.metrics
-    click.echo(
-        f"head {head.id} ({head.kind}, {len(head.tags)} tags, {m.photos} photos): "
-        f"held-out mAP {_fmt(m.mean_average_precision)} (backbone alone "
-        f"{_fmt(m.baseline_map)}), micro F1 {_fmt(m.micro_f1)}, macro F1 {_fmt(m.macro_f1)}, "
-        f"{m.seconds:.1f}s"
-    )
-    for t in sorted(m.per_tag, key=lambda t: -t.positives)[:20]:
-        click.echo(
-            f"  {t.tag:<24} {t.positives:>5} photos  AP {_fmt(t.average_precision)}"
-            f"  P {_fmt(t.precision)}  R {_fmt(t.recall)}  at {t.threshold:.2f}"
+        if discard:
+            current = discard_version(store, backbone=settings.backbone)
+            click.echo(
+                "discarded; now "
+                + (f"learned version {current.id}" if current else "the backbone alone")
+            )
+            return
+        v = learn_from_store(
+            store, backbone=settings.backbone, display_threshold=settings.threshold
         )
+        apply_learned_to(store, backbone=settings.backbone)
+    m = v.metrics
+    kept = v.kept_tags
+    click.echo(
+        f"learned version {v.id} ({len(v.tags)} tags, {m.photos} photos, {m.seconds:.1f}s):"
+        f" held-out mAP {_fmt(m.shown_map)} as shown, backbone alone {_fmt(m.backbone_map)}"
+        f" (learned scores alone {_fmt(m.learned_map)}); used for {len(kept)} tags,"
+        f" the backbone's stand for {len(v.tags) - len(kept)}"
+    )
+    for g in sorted(v.gates, key=lambda g: (not g.kept, -g.positives))[:25]:
+        click.echo("  " + g.sentence())
+    click.echo("undo with: phototagger train --discard", err=True)
 
 
 def _fmt(value: float | None) -> str:
@@ -125,23 +124,20 @@ def import_(inputs, labels_csv, db_path) -> None:
     "(default: the confirmed tags of the database's local photos).",
 )
 @click.option("--backbones", "names", multiple=True, help="Only these (default: all available).")
-@click.option(
-    "--kind", type=click.Choice(["logistic", "mlp"]), default="logistic", show_default=True
-)
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu")
 @db_option
 @handle_errors
-def compare(labels_csv, names, kind, csv_out, device, db_path) -> None:
-    """Train and evaluate a head per backbone on the same labelled photos; print a table.
+def compare(labels_csv, names, csv_out, device, db_path) -> None:
+    """Learn and evaluate per backbone on the same labelled photos; print a table.
 
     The labels come from --labels, or else from the photos you confirmed tags on
     in the database (--db, or the default one).
     """
     import tempfile
 
+    from core.learning.compare import compare_backbones, format_table, write_table_csv
     from core.settings import cache_dir
-    from core.train import compare_backbones, format_table, write_table_csv
 
     with tempfile.TemporaryDirectory(prefix="phototagger-compare-") as scratch:
         if labels_csv is None:
@@ -158,7 +154,6 @@ def compare(labels_csv, names, kind, csv_out, device, db_path) -> None:
         rows = compare_backbones(
             labels_csv,
             backbones=list(names) or None,
-            kind=kind,
             device=device,
             cache_dir=cache_dir() / "onnx",
             progress=lambda message: click.echo(message, err=True),

@@ -2,11 +2,14 @@
 
 TagProp-style propagation (Guillaumin et al., 2009; 2PKNN, Verma and Jawahar,
 2012) over stored embeddings. A photo's score for a tag is the weighted share of
-its nearest reviewed photos that carry the tag, shrunk towards the tag's rate
-among all reviewed photos. The weights fall off with cosine distance at a
-temperature, and both the temperature and the shrinkage are fitted by
-leave-one-out likelihood on the user's own decisions, so nothing here is a
-constant tuned on somebody else's photos.
+its nearest reviewed photos that carry the tag, shrunk towards the tag's rate in
+the whole library (confirmed photos over all photos, not over the few reviewed:
+two photos tagged ``café`` do not make half the library a café). Weights fall
+off with cosine distance from a perfect match at a temperature, and a
+neighbour less similar than most random pairs of the library's photos
+(:func:`similarity_floor`) weighs nothing: similarity must carry a suggestion,
+so an unrelated photo gets the tiny base rate. The temperature and the
+shrinkage are fitted by leave-one-out likelihood on the user's own decisions.
 
 Evidence comes from decisions only: an accepted or added tag is a positive; a
 rejected or removed tag is a negative; a photo the user has confirmed at least
@@ -35,6 +38,8 @@ TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 """Candidate temperatures on cosine similarity; leave-one-out picks one."""
 PRIOR_STRENGTHS = (0.05, 0.2, 1.0)
 """Candidate pseudo-weights of the tag's base rate; leave-one-out picks one."""
+FLOOR_QUANTILE = 0.9
+"""A neighbour must be more similar than this share of random pairs of library photos."""
 
 
 def features(embeddings: np.ndarray) -> np.ndarray:
@@ -144,11 +149,35 @@ class Propagator:
     neighbours: int
     temperature: float
     prior_strength: float
+    library_size: int = 0
+    floor: float = -1.0
 
     @property
     def prior(self) -> np.ndarray:
-        known = self.known.sum(axis=0)
-        return (self.labels * self.known).sum(axis=0) / np.maximum(known, 1)
+        """Each tag's base rate in the library: confirmed photos over every photo."""
+        return library_prior(self.labels, self.known, self.library_size)
+
+
+def library_prior(labels: np.ndarray, known: np.ndarray, library_size: int) -> np.ndarray:
+    """Confirmed photos per tag over the library's photos (at least the reviewed ones)."""
+    return (labels * known).sum(axis=0) / max(library_size, len(labels), 1)
+
+
+def similarity_floor(
+    embeddings: np.ndarray, *, quantile: float = FLOOR_QUANTILE, sample: int = 1500
+) -> float:
+    """The cosine similarity that ``quantile`` of pairs of library photos stay under.
+
+    A property of the backbone and the library, read without any decision, so
+    it cannot be tuned on the photos it later scores.
+    """
+    if len(embeddings) < 3:
+        return 0.0
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(embeddings), min(sample, len(embeddings)), replace=False)
+    feats = features(embeddings[rows])
+    sim = feats @ feats.T
+    return float(np.quantile(sim[np.triu_indices(len(feats), 1)], quantile))
 
 
 def _scores(
@@ -160,15 +189,17 @@ def _scores(
     neighbours: int,
     temperature: float,
     prior_strength: float,
+    floor: float,
 ) -> np.ndarray:
     k = min(neighbours, sim.shape[1])
     if k == 0:
         return np.tile(prior, (sim.shape[0], 1))
     idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-    near = np.take_along_axis(sim, idx, axis=1)
-    # Relative to the nearest neighbour, so the weights never underflow.
-    weights = np.exp((near - near.max(axis=1, keepdims=True)) / temperature)
-    weights[~np.isfinite(near)] = 0.0
+    near = np.take_along_axis(sim, idx, axis=1).astype(np.float64)
+    # From a perfect match, not from the nearest neighbour: a far nearest
+    # neighbour weighs little, and one under the floor weighs nothing.
+    carries = np.isfinite(near) & (near >= floor)
+    weights = np.where(carries, np.exp((np.where(carries, near, 1.0) - 1.0) / temperature), 0.0)
     w_known = np.einsum("nk,nkt->nt", weights, known[idx].astype(np.float32))
     w_pos = np.einsum("nk,nkt->nt", weights, (labels * known)[idx])
     return (w_pos + prior_strength * prior) / (w_known + prior_strength)
@@ -177,6 +208,8 @@ def _scores(
 def fit_propagator(
     evidence: Evidence,
     *,
+    library_size: int = 0,
+    floor: float | None = None,
     neighbours: int = DEFAULT_NEIGHBOURS,
     temperatures: Iterable[float] = TEMPERATURES,
     prior_strengths: Iterable[float] = PRIOR_STRENGTHS,
@@ -186,8 +219,19 @@ def fit_propagator(
     Leave-one-out log-likelihood over the known (photo, tag) pairs: a grid of a
     few dozen points costs one similarity matrix and is exact, where gradient
     fitting (as TagProp does) buys nothing at this size.
+
+    Args:
+        evidence: The reviewed photos and their tags.
+        library_size: Photos in the library, for the tags' base rates (at least the reviewed).
+        floor: Cosine similarity under which a neighbour weighs nothing (default:
+            :func:`similarity_floor` of the reviewed photos).
+        neighbours: Nearest reviewed photos consulted.
+        temperatures: Candidate temperatures.
+        prior_strengths: Candidate shrinkage weights.
     """
     feats = features(evidence.embeddings)
+    if floor is None:
+        floor = similarity_floor(evidence.embeddings)
     base = Propagator(
         evidence.photo_ids,
         evidence.tags,
@@ -196,7 +240,9 @@ def fit_propagator(
         evidence.known,
         neighbours,
         TEMPERATURES[3],
-        PRIOR_STRENGTHS[1],
+        PRIOR_STRENGTHS[-1],  # too few photos to fit: lean on the base rate
+        library_size,
+        floor,
     )
     if len(feats) < 3 or not evidence.tags:
         return base
@@ -214,6 +260,7 @@ def fit_propagator(
                 neighbours=neighbours,
                 temperature=temperature,
                 prior_strength=strength,
+                floor=floor,
             )
             p = np.clip(p, 1e-4, 1 - 1e-4)
             y = evidence.labels
@@ -230,6 +277,8 @@ def fit_propagator(
         neighbours,
         best[1],
         best[2],
+        library_size,
+        floor,
     )
 
 
@@ -263,6 +312,7 @@ def propagate(
         neighbours=propagator.neighbours,
         temperature=propagator.temperature,
         prior_strength=propagator.prior_strength,
+        floor=propagator.floor,
     ).astype(np.float32)
 
 
@@ -289,34 +339,3 @@ def to_suggestions(
         if tags[j] not in exclude:
             out.append(TagScore(tags[j], float(scores[j]), source))  # type: ignore[arg-type]
     return out
-
-
-# -- metrics (numpy, shared with core.train and bench/learning.py) -----------------
-
-
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the precision-recall curve, tied scores counted as one step.
-
-    Same definition as scikit-learn's ``average_precision_score``, so a source
-    that gives every photo the same score earns the base rate, not luck of order.
-    Returns NaN for a tag without positives.
-    """
-    labels = np.asarray(labels, dtype=np.float64)
-    positives = labels.sum()
-    if positives == 0:
-        return float("nan")
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    s, y = np.asarray(scores)[order], labels[order]
-    last_of_tie = np.r_[np.diff(s) != 0, True]
-    tp = np.cumsum(y)[last_of_tie]
-    fp = np.cumsum(1 - y)[last_of_tie]
-    precision = tp / (tp + fp)
-    recall = tp / positives
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def mean_average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mean over tags (columns) with at least one positive."""
-    aps = [average_precision(labels[:, j], scores[:, j]) for j in range(labels.shape[1])]
-    aps = [a for a in aps if not np.isnan(a)]
-    return float(np.mean(aps)) if aps else float("nan")
