@@ -19,7 +19,9 @@ Scores, per tag and as mAP over the tags with a positive among the scored photos
 
 ``gate`` says how many tags the verdict kept and refused, and which kept tags
 are worse than the backbone on the scored photos (the target is none).
-``top10`` repeats the mAPs over the ten COCO tags most common in the learning
+``estimated_inside_training`` is what the learning run itself reports from
+cross-fitting on its own photos (what ``phototagger train`` prints), to set
+beside the figure on photos it never saw. ``top10`` repeats the mAPs over the ten COCO tags most common in the learning
 photos (the protocol of the earlier figures).
 
 Usage: python bench/learning.py [--backbone NAME] [--folds 5]
@@ -114,6 +116,11 @@ def score_split(
         "top10": top10,
         "blend": result.learner.blend,
         "seconds": seconds,
+        "estimated": {
+            "backbone": result.metrics.backbone_map,
+            "learned": result.metrics.learned_map,
+            "shown": result.metrics.shown_map,
+        },
     }
 
 
@@ -146,6 +153,10 @@ def summarise(runs: list[dict]) -> dict:
             np.mean([sum(v["kept"] for v in r["per_tag"].values()) for r in runs])
         ),
         "kept_worse_than_backbone": worse,
+    }
+    out["estimated_inside_training"] = {
+        key: round(float(np.mean([r["estimated"][key] for r in runs])), 4)
+        for key in ("backbone", "learned", "shown")
     }
     out["blend"] = [r["blend"] for r in runs]
     out["learn_seconds"] = round(float(np.mean([r["seconds"] for r in runs])), 1)

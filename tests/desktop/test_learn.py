@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
 from core.store import Store
 from desktop.learn import LearnDialog
-from desktop.tag_panel import entries_for
+from tests.core.learning_fixtures import coco_labels
 from tests.desktop.conftest import (
     copy_photos,
     open_and_wait,
@@ -25,15 +29,34 @@ def _add_tag(qtbot, window, rows: list[int], tag: str) -> None:
     wait_db(qtbot, window)
 
 
-def test_learn_from_decisions_shows_metrics_and_learned_suggestions(
+def _suggestion_rows(window) -> list[tuple]:
+    with Store(window.db_path) as store:
+        return sorted(
+            store.db.execute(
+                "select photo_id, backbone, tag, round(score, 6), source from suggestions"
+            ).fetchall()
+        )
+
+
+def test_learn_shows_before_and_after_per_tag_and_discard_restores(
     qtbot, window, tmp_path, output_dir
 ):
-    folder = copy_photos(tmp_path / "photos", 16)
-    window.threshold_box.setValue(0.05)  # low, so learned suggestions show on unreviewed photos
-    open_and_wait(qtbot, window, folder, 16)
+    folder = copy_photos(tmp_path / "photos", 24)
+    labels = {Path(u).name: tags for u, tags in coco_labels().items()}
+    names = sorted(p.name for p in folder.glob("*.jpg"))
+    window.threshold_box.setValue(0.05)
+    open_and_wait(qtbot, window, folder, 24)
     tag_and_wait(qtbot, window)
-    _add_tag(qtbot, window, [0, 1, 2, 3, 4, 5], "garden")
-    _add_tag(qtbot, window, [6, 7, 8, 9, 10, 11], "kitchen")
+    before = _suggestion_rows(window)
+
+    def name_at(row: int) -> str:
+        source = window.proxy.mapToSource(window.proxy.index(row, 0)).row()
+        return Path(window.model.item(source).uri).name
+
+    rows_of = {name_at(r): r for r in range(24)}
+    for tag in sorted({t for n in names[:20] for t in labels[n]}):
+        rows = [rows_of[n] for n in names[:20] if tag in labels[n]]
+        _add_tag(qtbot, window, rows, tag)
 
     assert window.learn_action.isEnabled() and window.learn_action.shortcut().toString()
     window.learn_action.trigger()
@@ -41,46 +64,27 @@ def test_learn_from_decisions_shows_metrics_and_learned_suggestions(
     qtbot.waitUntil(lambda: not window.learner.busy, timeout=WAIT_LEARN_MS)
     result = window.learner.last_result
     assert result is not None and result.error is None, result
-    assert set(result.head.tags) >= {"garden", "kitchen"}
-    assert result.refreshed == 16
+    assert result.refreshed == 24
     assert "Learned" in window.message_label.text()
     dialog = window.learner.dialog
     assert isinstance(dialog, LearnDialog) and dialog.isVisible()
-    header = [dialog.table.horizontalHeaderItem(c).text() for c in range(4)]
-    assert header[1:] == ["Backbone alone", "Before", "After"]
-    assert dialog.table.item(0, 3).text().endswith("%")
+    lines = [dialog.tag_list.item(i).text() for i in range(dialog.tag_list.count())]
+    unchanged = [dialog.left_list.item(i).text() for i in range(dialog.left_list.count())]
+    assert lines and unchanged
+    assert all(": found " in t and ", was " in t for t in lines) or lines[0].startswith("No tag")
+    assert all(": unchanged (" in t for t in unchanged)
+    assert dialog.keep_button.text() == "Keep" and dialog.discard_button.text() == "Discard"
     dialog.grab().save(str(output_dir / "learn-dialog.png"))
-    dialog.accept()
-
-    with Store(window.db_path) as store:
-        sources = {
-            row[0]
-            for row in store.db.execute(
-                "select distinct source from suggestions where source in ('refine', 'head')"
-            )
-        }
-    assert sources, "learning stored refine or head suggestions"
-    wait_db(qtbot, window)
-    qtbot.waitUntil(
-        lambda: any(
-            t.source in ("refine", "head") for i in window.model.items()[12:] for t in i.tags
-        ),
-        timeout=20_000,
-    )
-    row = next(
-        r
-        for r in range(12, 16)
-        if any(t.source in ("refine", "head") for t in window.model.item(r).tags)
-    )
-    select_rows(window, [row])
-    qtbot.waitUntil(lambda: len(window.panel.items) == 1)
-    entries = entries_for(window.panel.items)
-    assert {e.source for e in entries} & {"refine", "head"}
-    tips = [window.panel.tag_list.item(i).toolTip() for i in range(window.panel.tag_list.count())]
-    assert any("from learned" in t or "from refined" in t for t in tips), tips
-    assert any("from ImageNet" in t or "from hierarchy" in t for t in tips), tips
-    wait_first_thumbnails(qtbot, window, 16)
+    wait_first_thumbnails(qtbot, window, 24)
     screenshot(window, output_dir, "learned-suggestions")
+
+    # Discard: the suggestions from before learning come back exactly.
+    qtbot.mouseClick(dialog.discard_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "discarded" in window.message_label.text(), timeout=60_000)
+    wait_db(qtbot, window)
+    assert _suggestion_rows(window) == before
+    with Store(window.db_path) as store:
+        assert store.db.execute("select status from heads").fetchall() == [("discarded",)]
 
 
 def test_learning_with_too_few_decisions_says_so(qtbot, window, tmp_path):
