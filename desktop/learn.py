@@ -116,6 +116,10 @@ def tag_lines(version: Any) -> tuple[list[str], list[str]]:
     return kept, left
 
 
+def _tags(count: int) -> str:
+    return f"{count} tag" if count == 1 else f"{count} tags"
+
+
 class LearnDialog(QDialog):
     """Before and after per tag in plain words, with Keep and Discard.
 
@@ -135,8 +139,8 @@ class LearnDialog(QDialog):
         intro = QLabel(
             f"Learned from {m.photos} reviewed photos in {m.seconds:.1f} s. Each count below "
             "is on your reviewed photos, each scored by a version that never saw it.\n"
-            f"Learning now suggests {len(kept)} tags; for {len(left)} the backbone's "
-            "suggestions stay, because learning did not do better there."
+            f"Learning now suggests {_tags(len(kept))}; for {_tags(len(left))} the "
+            "backbone's suggestions stay, because learning did not do better there."
         )
         intro.setWordWrap(True)
         self.tag_list = QListWidget()

@@ -51,7 +51,7 @@ def test_learn_shows_before_and_after_per_tag_and_discard_restores(
 
     def name_at(row: int) -> str:
         source = window.proxy.mapToSource(window.proxy.index(row, 0)).row()
-        return Path(window.model.item(source).uri).name
+        return window.model.item(source).name
 
     rows_of = {name_at(r): r for r in range(24)}
     for tag in sorted({t for n in names[:20] for t in labels[n]}):

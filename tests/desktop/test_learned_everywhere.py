@@ -63,7 +63,9 @@ def test_cli_app_and_bot_apply_the_same_learned_suggestions(
     )
     try:
         tagged = service._infer(photo.read_bytes(), "same-photo")
-        service._save(tagged, ChatPrefs(top_k=8, threshold=0.2, hashtag_style="joined"))
+        prefs = ChatPrefs(top_k=8, threshold=0.2, hashtag_style="joined")
+        # The bot's store belongs to its one database thread.
+        service._store_pool.submit(service._save, tagged, prefs).result(timeout=60)
     finally:
         service.close()
 
