@@ -6,19 +6,24 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.store import Store
-from core.vocabulary import TagScore, rank
+from core.vocabulary import TagScore, best_scores, rank
 
 TagState = Literal["suggested", "accepted", "added", "rejected"]
 
 
 @dataclass(frozen=True)
 class PhotoTag:
-    """One tag on one photo, with where it came from and what the user said."""
+    """One tag on one photo, with where it came from and what the user said.
+
+    ``low_confidence`` marks a suggestion shown only because nothing on the
+    photo cleared its threshold (the app greys it, exports mark it).
+    """
 
     tag: str
     score: float | None
     source: str
     state: TagState
+    low_confidence: bool = False
 
     @property
     def confirmed(self) -> bool:
@@ -80,7 +85,12 @@ def merge_tags(
     top_k: int,
     include_rejected: bool = False,
 ) -> list[PhotoTag]:
-    best = {s.tag: s for s in rank(suggestions, threshold=0.0, top_k=len(suggestions) or 1)}
+    """Confirmed tags, then the ranked suggestions nobody decided on, then the rejected.
+
+    A photo with no confirmed tag and nothing over threshold gets its best
+    suggestions marked low confidence (see :func:`core.vocabulary.rank`).
+    """
+    best = best_scores(suggestions)
     confirmed, rejected = [], []
     for tag, action in states.items():
         scored = best.get(tag)
@@ -94,9 +104,13 @@ def merge_tags(
             rejected.append(PhotoTag(tag, score, source, "rejected"))
     decided = set(states)
     open_ = [
-        PhotoTag(s.tag, s.score, s.source, "suggested")
+        PhotoTag(s.tag, s.score, s.source, "suggested", s.low_confidence)
         for s in rank(
-            [s for s in suggestions if s.tag not in decided], threshold=threshold, top_k=top_k
+            [s for s in suggestions if s.tag not in decided],
+            threshold=threshold,
+            top_k=top_k,
+            present=[t.tag for t in confirmed],
+            fallback=not confirmed,
         )
     ]
     confirmed.sort(key=lambda t: (-(t.score or 1.0), t.tag))

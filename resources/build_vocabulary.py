@@ -1,88 +1,54 @@
-"""Build resources/vocabulary.json from WordNet and timm's ImageNet class order.
+"""Check the reviewed tag tables and compile them to resources/vocabulary.json.
+
+Two tables in ``resources/`` are the vocabulary, kept as CSV so that a change
+reads as a diff:
+
+- ``photo_tags.csv``: one row per backbone class, in timm's ImageNet-1k order:
+  ``index, wnid, imagenet_name, everyday, fine_grained, reason``. ``everyday``
+  holds the everyday tags the class counts towards (``;``-separated, the most
+  specific ones: parents come from the rules); ``fine_grained`` the secondary
+  tag (empty where the everyday word says it all, as ``phone`` for a cellular
+  telephone); ``reason`` says why a class counts towards no everyday tag.
+- ``tag_rules.csv``: one row per everyday or general tag, like a photo
+  manager's label rules: ``tag, parents, threshold, priority, general, note``.
+  Parents make the hierarchy for hierarchical keywords (the first parent is the
+  path); an empty threshold or priority takes the default below; a general tag
+  (``general`` = yes) is shown only when none of the tags below it is.
+
+This script checks them against WordNet (every wnid known, names are WordNet
+lemmas) and timm's class order, and writes the JSON the package loads. With
+``--suggest`` it lists, for each class that maps to nothing, the tags whose
+names are lemmas of the class's WordNet ancestors: a starting point for review,
+not a mapping (WordNet files a bus under container, which no one would tag).
 
 Run from the project root: ``python resources/build_vocabulary.py [WORDNET_DIR]``
-(default ``../shared/data/wordnet``). The built table is committed; WordNet's raw
-files are not. WordNet 3.0, Princeton WordNet licence (free use with notice).
+(default ``../shared/data/wordnet``). WordNet 3.0, Princeton WordNet licence.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 
-# General tags people use as hashtags, each a WordNet noun synset. A photo's score
-# for one is the sum of the probabilities of the ImageNet classes below it.
-CONCEPTS: dict[str, str] = {
-    "animal": "n00015388",
-    "mammal": "n01861778",
-    "dog": "n02084071",
-    "cat": "n02121808",
-    "feline": "n02120997",
-    "wolf": "n02114100",
-    "fox": "n02118333",
-    "bear": "n02131653",
-    "primate": "n02469914",
-    "monkey": "n02484322",
-    "rodent": "n02329401",
-    "horse": "n02374451",
-    "bird": "n01503061",
-    "fish": "n02512053",
-    "shark": "n01482330",
-    "reptile": "n01661091",
-    "snake": "n01726692",
-    "lizard": "n01674464",
-    "turtle": "n01662784",
-    "frog": "n01639765",
-    "insect": "n02159955",
-    "butterfly": "n02274259",
-    "spider": "n01772222",
-    "crustacean": "n01974773",
-    "vehicle": "n04524313",
-    "car": "n02958343",
-    "bus": "n02924116",
-    "truck": "n04490091",
-    "bicycle": "n02834778",
-    "motorcycle": "n03790512",
-    "train": "n04468005",
-    "aircraft": "n02686568",
-    "boat": "n04530566",
-    "ship": "n04194289",
-    "food": "n00021265",
-    "fruit": "n13134947",
-    "vegetable": "n07707451",
-    "dessert": "n07609840",
-    "baked goods": "n07622061",
-    "drink": "n07881800",
-    "mushroom": "n07734744",
-    "flower": "n11669921",
-    "building": "n02913152",
-    "bridge": "n02898711",
-    "structure": "n04341686",
-    "landscape": "n09287968",
-    "furniture": "n03405725",
-    "chair": "n03001627",
-    "table": "n04379243",
-    "lamp": "n03636248",
-    "clothing": "n03051540",
-    "footwear": "n03380867",
-    "hat": "n03502509",
-    "bag": "n02773037",
-    "instrument": "n03800933",
-    "sport": "n04285146",
-    "ball": "n02778669",
-    "electronics": "n03278248",
-    "computer": "n03082979",
-    "appliance": "n03528263",
-    "kitchen": "n03621049",
-    "container": "n03094503",
-    "bottle": "n02876657",
-    "tool": "n04451818",
-    "clock": "n04437953",
-    "weapon": "n04565375",
+HERE = Path(__file__).resolve().parent
+DEFAULT_THRESHOLD = 0.2
+"""A tag's threshold when its rule leaves it empty (the app's default threshold)."""
+DEFAULT_PRIORITY = 50
+"""A tag's priority when its rule leaves it empty; fine-grained tags rank below (10)."""
+
+# Classes whose WordNet lemmas clash; their ImageNet name is written out here.
+RENAMED = {
+    "n03126707": "construction crane",  # WordNet says "crane2"
+    "n02963159": "cardigan sweater",  # "Cardigan" is also a corgi class
 }
+
+
+class TableError(ValueError):
+    """A reviewed table breaks a rule; the message names the row."""
 
 
 def read_words(path: Path) -> dict[str, list[str]]:
@@ -118,67 +84,142 @@ def imagenet_wnids() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-# Classes whose WordNet lemmas make a poor or clashing tag.
-RENAMED = {
-    "n03126707": "construction crane",  # WordNet says "crane2"
-    "n02963159": "cardigan sweater",  # "Cardigan" is also a corgi class
-}
+def _split(cell: str) -> list[str]:
+    return [part.strip() for part in cell.split(";") if part.strip()]
 
 
-def class_tags(wnids: list[str], words: dict[str, list[str]]) -> list[str]:
-    """One readable, unique tag per class: the first lemma not already taken."""
-    taken: set[str] = set()
-    tags = []
-    for wnid in wnids:
+def read_rules(path: Path) -> dict[str, dict]:
+    """The tag rules by tag, defaults filled in; checks parents and cycles."""
+    rules: dict[str, dict] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for line, row in enumerate(csv.DictReader(fh), start=2):
+            tag = row["tag"].strip()
+            if not tag or tag.lower() in {t.lower() for t in rules}:
+                raise TableError(f"{path.name}:{line}: empty or repeated tag {tag!r}")
+            if row["general"] not in ("yes", "no"):
+                raise TableError(f"{path.name}:{line}: general must be yes or no")
+            threshold = float(row["threshold"] or DEFAULT_THRESHOLD)
+            if not 0.0 < threshold <= 1.0:
+                raise TableError(f"{path.name}:{line}: threshold {threshold} outside (0, 1]")
+            rules[tag] = {
+                "tag": tag,
+                "parents": _split(row["parents"]),
+                "threshold": threshold,
+                "priority": int(row["priority"] or DEFAULT_PRIORITY),
+                "general": row["general"] == "yes",
+            }
+    for rule in rules.values():
+        for parent in rule["parents"]:
+            if parent not in rules:
+                raise TableError(f"{path.name}: {rule['tag']!r} has unknown parent {parent!r}")
+    for tag in rules:
+        if tag in tag_ancestors(tag, rules):
+            raise TableError(f"{path.name}: {tag!r} is its own ancestor")
+    return rules
+
+
+def tag_ancestors(tag: str, rules: dict[str, dict]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(rules[tag]["parents"])
+    while stack:
+        parent = stack.pop()
+        if parent not in seen:
+            seen.add(parent)
+            if parent != tag:
+                stack.extend(rules[parent]["parents"])
+    return seen
+
+
+def read_classes(
+    path: Path, rules: dict[str, dict], wnids: list[str], words: dict[str, list[str]]
+) -> list[dict]:
+    """The class rows, checked against timm's order, WordNet's lemmas and the rules."""
+    rule_names = {t.lower() for t in rules}
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if len(rows) != len(wnids):
+        raise TableError(f"{path.name}: {len(rows)} rows for {len(wnids)} backbone classes")
+    classes, names = [], set()
+    for line, (row, wnid) in enumerate(zip(rows, wnids, strict=True), start=2):
+        where = f"{path.name}:{line}"
+        if int(row["index"]) != line - 2 or row["wnid"] != wnid:
+            raise TableError(f"{where}: expected class {line - 2} {wnid}, found {row['wnid']}")
+        name = row["imagenet_name"]
         lemmas = [RENAMED[wnid]] if wnid in RENAMED else words[wnid]
-        choice = next((lem for lem in lemmas if lem.lower() not in taken), None)
-        if choice is None:
-            raise SystemExit(f"no unique tag for {wnid} {lemmas}: add it to RENAMED")
-        taken.add(choice.lower())
-        tags.append(choice)
-    return tags
+        if name not in lemmas or name.lower() in names:
+            raise TableError(f"{where}: {name!r} is not a unique WordNet lemma of {wnid}")
+        names.add(name.lower())
+        everyday = _split(row["everyday"])
+        for tag in everyday:
+            if tag not in rules:
+                raise TableError(f"{where}: everyday tag {tag!r} has no rule in tag_rules.csv")
+            if tag_ancestors(tag, rules) & set(everyday):
+                raise TableError(f"{where}: {tag!r} listed with its own parent; keep the child")
+        if not everyday and not row["reason"].strip():
+            raise TableError(f"{where}: {name!r} maps to no everyday tag and gives no reason")
+        fine = row["fine_grained"].strip()
+        if fine.lower() in rule_names:
+            raise TableError(f"{where}: fine-grained {fine!r} is an everyday tag; leave it empty")
+        classes.append({"wnid": wnid, "name": name, "everyday": everyday, "fine": fine})
+    return classes
 
 
-def build(wordnet: Path) -> dict:
+def build(wordnet: Path, tables: Path = HERE) -> dict:
+    words = read_words(wordnet / "words.txt")
+    rules = read_rules(tables / "tag_rules.csv")
+    classes = read_classes(tables / "photo_tags.csv", rules, imagenet_wnids(), words)
+    return {
+        "source": (
+            "resources/photo_tags.csv and tag_rules.csv (reviewed), ImageNet-1k in timm's"
+            " class order, names from WordNet 3.0 (Princeton WordNet licence)"
+        ),
+        "default_threshold": DEFAULT_THRESHOLD,
+        "classes": classes,
+        "tags": list(rules.values()),
+    }
+
+
+def suggest(wordnet: Path, tables: Path = HERE) -> list[str]:
+    """For classes mapped to nothing: tags named like one of their WordNet ancestors."""
     words = read_words(wordnet / "words.txt")
     parents = read_parents(wordnet / "is_a.txt")
-    wnids = imagenet_wnids()
-    concept_of = {wnid: tag for tag, wnid in CONCEPTS.items()}
-    concept_ancestors = {
-        tag: sorted(concept_of[a] for a in ancestors(wnid, parents) if a in concept_of)
-        for tag, wnid in CONCEPTS.items()
-    }
-
-    # A concept's path runs from its most general concept ancestor down to itself.
-    def path(tag: str) -> list[str]:
-        above = sorted(concept_ancestors[tag], key=lambda t: len(concept_ancestors[t]))
-        return [*above, tag]
-
-    classes = []
-    for wnid, tag in zip(wnids, class_tags(wnids, words), strict=True):
-        above = [concept_of[a] for a in ancestors(wnid, parents) | {wnid} if a in concept_of]
-        above.sort(key=lambda t: len(concept_ancestors[t]))
-        classes.append({"wnid": wnid, "tag": tag, "concepts": above})
-    unused = [tag for tag in CONCEPTS if not any(tag in c["concepts"] for c in classes)]
-    if unused:
-        raise SystemExit(f"concepts with no ImageNet class below them: {unused}")
-    return {
-        "source": "WordNet 3.0 (Princeton WordNet licence), ImageNet-1k in timm's class order",
-        "classes": classes,
-        "concepts": [
-            {"tag": tag, "wnid": wnid, "path": path(tag)} for tag, wnid in CONCEPTS.items()
-        ],
-    }
+    rules = read_rules(tables / "tag_rules.csv")
+    by_lemma = {tag.lower(): tag for tag in rules}
+    lines = []
+    with (tables / "photo_tags.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["everyday"].strip():
+                continue
+            found = {
+                by_lemma[lemma.lower()]
+                for a in ancestors(row["wnid"], parents)
+                for lemma in words.get(a, ())
+                if lemma.lower() in by_lemma
+            }
+            if found:
+                lines.append(f"{row['index']} {row['imagenet_name']}: {'; '.join(sorted(found))}")
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("wordnet", nargs="?", type=Path, default=Path("../shared/data/wordnet"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("vocabulary.json"))
+    parser.add_argument("--out", type=Path, default=HERE / "vocabulary.json")
+    parser.add_argument("--suggest", action="store_true", help="list WordNet hints, write nothing")
     args = parser.parse_args()
-    table = build(args.wordnet)
+    if args.suggest:
+        print("\n".join(suggest(args.wordnet)))
+        return
+    try:
+        table = build(args.wordnet)
+    except TableError as exc:
+        raise SystemExit(str(exc)) from None
     args.out.write_text(json.dumps(table, ensure_ascii=False, separators=(",", ":")) + "\n")
-    print(f"wrote {args.out}: {len(table['classes'])} classes, {len(table['concepts'])} concepts")
+    mapped = sum(bool(c["everyday"]) for c in table["classes"])
+    print(
+        f"wrote {args.out}: {len(table['classes'])} classes ({mapped} to everyday tags),"
+        f" {len(table['tags'])} tags"
+    )
 
 
 if __name__ == "__main__":
