@@ -53,7 +53,9 @@ class ExportRow:
 
     def scored(self) -> str:
         return "; ".join(
-            f"{t.tag}:{t.score:.3f}" if t.score is not None else t.tag for t in self.tags
+            (f"{t.tag}:{t.score:.3f}" if t.score is not None else t.tag)
+            + (" (low confidence)" if t.low_confidence else "")
+            for t in self.tags
         )
 
 
@@ -120,7 +122,13 @@ def write_json(
             "status": r.status,
             "hashtags": r.hashtags(style).split(),
             "tags": [
-                {"tag": t.tag, "score": t.score, "source": t.source, "state": t.state}
+                {
+                    "tag": t.tag,
+                    "score": t.score,
+                    "source": t.source,
+                    "state": t.state,
+                    "low_confidence": t.low_confidence,
+                }
                 for t in r.tags
             ],
             "error": r.error or None,

@@ -29,7 +29,9 @@ _CHIP_COLORS = {
     "added": ("accepted_soft", "accepted"),
     "suggested": ("suggested_soft", "text"),
     "rejected": ("rejected_soft", "rejected"),
+    "low": ("surface", "muted"),
 }
+"""Chip fill and ink per state; ``low``: a low-confidence suggestion, greyed."""
 _BADGES = {"failed": ("failed", "!"), "reviewed": ("accepted", "✓"), "suggested": ("accent", "•")}
 
 
@@ -38,7 +40,7 @@ def chip_width(metrics: QFontMetrics, text: str) -> int:
 
 
 def paint_chip(painter: QPainter, rect: QRect, text: str, state: str) -> None:
-    """A rounded hashtag pill, coloured by its state (accepted, suggested, rejected)."""
+    """A rounded hashtag pill, coloured by its state (accepted, suggested, rejected, low)."""
     fill, ink = _CHIP_COLORS.get(state, _CHIP_COLORS["suggested"])
     path = QPainterPath()
     path.addRoundedRect(QRectF(rect), rect.height() / 2, rect.height() / 2)
@@ -149,7 +151,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
                     "suggested",
                 )
                 return
-            paint_chip(painter, QRect(x, area.top(), width, area.height()), text, tag.state)
+            state = "low" if tag.low_confidence else tag.state
+            paint_chip(painter, QRect(x, area.top(), width, area.height()), text, state)
             x += width + 4
 
 

@@ -57,12 +57,16 @@ class TagEntry:
     count: int = 1
     total: int = 1
     source: str = ""
+    low_confidence: bool = False
 
 
 def entries_for(items: list[PhotoItem]) -> list[TagEntry]:
     """The rows for one photo, or a tag-by-tag summary over several."""
     if len(items) == 1:
-        return [TagEntry(t.tag, t.score, t.state, source=t.source) for t in items[0].tags]
+        return [
+            TagEntry(t.tag, t.score, t.state, source=t.source, low_confidence=t.low_confidence)
+            for t in items[0].tags
+        ]
     grouped: dict[str, list] = {}
     for item in items:
         for t in item.tags:
@@ -119,11 +123,13 @@ class TagChipDelegate(QStyledItemDelegate):
             painter,
             chip,
             metrics.elidedText(text, Qt.TextElideMode.ElideRight, chip_w - 10),
-            entry.state,
+            "low" if entry.low_confidence else entry.state,
         )
 
         right = QRect(rect.right() - right_w, rect.top(), right_w - 6, rect.height())
         source = SOURCE_LABELS.get(entry.source, entry.source)
+        if entry.low_confidence:
+            source = "low confidence"
         room = right.left() - chip.right() - 16
         if source and room > 24:  # where the suggestion came from, when there is room
             small = QFont(option.font)

@@ -86,8 +86,9 @@ def test_package_weights_land_in_timm_and_classify(tagger):
 
     img = Image.open(shared("imagenet-sample", "n02391049_zebra.JPEG")).convert("RGB")
     _, suggestions = tagger.tag_image(img)
-    classes = [s for s in suggestions if s.source == "imagenet"]
-    assert classes[0].tag == "zebra" and all(3 * c.score < classes[0].score for c in classes[1:])
+    zebra = next(s for s in suggestions if s.tag == "zebra")  # its everyday word says it all
+    others = [s for s in suggestions if s.source == "imagenet"]  # fine-grained: other classes
+    assert zebra.score > 0.5 and all(3 * c.score < zebra.score for c in others)
 
 
 def test_onnx_and_torch_agree(tagger):

@@ -78,7 +78,7 @@ def test_tag_a_folder_to_csv_then_review_and_export(tagger, tmp_path):
     )
     data = {item["location"]: item for item in json.loads(out_json.read_text())}
     assert data[str(first)]["hashtags"] == ["#suma1", "#grandma"]
-    run("export", "--out", str(out_csv), "--db", str(db))
+    run("export", "--out", str(out_csv), "--threshold", "0.1", "--db", str(db))
     with open(out_csv, newline="", encoding="utf-8-sig") as fh:
         row = next(r for r in csv.DictReader(fh) if r["location"] == str(first))
     assert row["tags"].startswith("'=SUM(A1); grandma; ")
