@@ -141,10 +141,14 @@ def write_json(
 
 
 def keyword_change(row: ExportRow, vocabulary: Vocabulary) -> KeywordChange:
-    """What a row asks of the photo's metadata: its tags, their paths, its rejected tags."""
+    """What a row asks of the photo's metadata: its tags, their paths, its rejected tags.
+
+    Low-confidence guesses stay out of a photo's keywords.
+    """
+    tags = [t for t in row.tags if not t.low_confidence]
     return KeywordChange(
-        keywords=tuple(t.tag for t in row.tags),
-        paths=tuple(dict.fromkeys(vocabulary.hierarchy_path(t.tag) for t in row.tags)),
+        keywords=tuple(t.tag for t in tags),
+        paths=tuple(dict.fromkeys(vocabulary.hierarchy_path(t.tag) for t in tags)),
         retract=row.retracted,
     )
 

@@ -87,8 +87,9 @@ def merge_tags(
 ) -> list[PhotoTag]:
     """Confirmed tags, then the ranked suggestions nobody decided on, then the rejected.
 
-    A photo with no confirmed tag and nothing over threshold gets its best
-    suggestions marked low confidence (see :func:`core.vocabulary.rank`).
+    When no suggestion clears its threshold, the best ones are listed marked low
+    confidence (see :func:`core.vocabulary.rank`), confirmed tags or not: a
+    person can still accept a guess after accepting the first.
     """
     best = best_scores(suggestions)
     confirmed, rejected = [], []
@@ -110,7 +111,6 @@ def merge_tags(
             threshold=threshold,
             top_k=top_k,
             present=[t.tag for t in confirmed],
-            fallback=not confirmed,
         )
     ]
     confirmed.sort(key=lambda t: (-(t.score or 1.0), t.tag))

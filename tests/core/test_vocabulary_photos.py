@@ -55,13 +55,20 @@ def test_every_photo_gets_a_tag_some_marked_low_confidence(coco_store):
         assert len({t.low_confidence for t in tags}) == 1
 
 
-def test_a_confirmed_tag_ends_the_fallback(coco_store):
+def test_guesses_stay_greyed_beside_confirmed_tags_and_out_of_files(coco_store, tmp_path):
+    from core.export import export_rows, keyword_change
+    from core.vocabulary import Vocabulary
+
     store, ids = coco_store
     pid = next(pid for pid in ids.values() if all(t.low_confidence for t in shown(store, pid)))
-    store.record_decision(pid, "holiday", "add")
+    first, second = shown(store, pid)
+    store.record_decision(pid, first.tag, "accept")
     tags = shown(store, pid)
-    assert [(t.tag, t.state) for t in tags] == [("holiday", "added")]
-    assert not any(t.low_confidence for t in tags)
+    assert (tags[0].tag, tags[0].state, tags[0].low_confidence) == (first.tag, "accepted", False)
+    assert second.tag in [t.tag for t in tags[1:]] and all(t.low_confidence for t in tags[1:])
+    (row,) = export_rows(store, uris=[store.photo(pid).uri])
+    change = keyword_change(row, Vocabulary.bundled())
+    assert change.keywords == (first.tag,)
 
 
 def test_more_than_ten_suggestions_per_source_are_stored(coco_store):
