@@ -35,8 +35,9 @@ from desktop.models import PhotoItem
 from desktop.theme import color
 
 SOURCE_LABELS = {
-    "imagenet": "ImageNet",
-    "hierarchy": "hierarchy",
+    "imagenet": "fine-grained",
+    "hierarchy": "everyday",
+    "faces": "faces",
     "refine": "refined",
     "head": "learned",
     "user": "",
@@ -336,7 +337,15 @@ class TagPanel(QWidget):
             row = QListWidgetItem()
             row.setData(Qt.ItemDataRole.UserRole, entry)
             origin = SOURCE_LABELS.get(entry.source, entry.source)
-            row.setToolTip(f"{entry.tag} — {entry.state}" + (f" · from {origin}" if origin else ""))
+            row.setToolTip(
+                f"{entry.tag} — {entry.state}"
+                + (f" · from {origin}" if origin else "")
+                + (
+                    " · low confidence: nothing on the photo cleared its threshold"
+                    if entry.low_confidence
+                    else ""
+                )
+            )
             self.tag_list.addItem(row)
         self._select_tag(keep)
         self._describe()
