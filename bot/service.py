@@ -40,7 +40,10 @@ def open_default_tagger(config: BotConfig) -> Tagger:
 
     settings = config.settings
     return Tagger.open(
-        settings.backbone, device=resolve_device(settings.device), cache_dir=cache_dir() / "onnx"
+        settings.backbone,
+        device=resolve_device(settings.device),
+        cache_dir=cache_dir() / "onnx",
+        faces=settings.detect_faces,
     )
 
 

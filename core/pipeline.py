@@ -1,7 +1,7 @@
 """Batch tagging: photos in, embeddings and suggestions out, stored batch by batch.
 
-Decoding and preprocessing run on a thread pool (Pillow and numpy release the
-GIL) while the runtime works on the previous batch. Each finished batch is
+Decoding, preprocessing and face detection run on a thread pool (Pillow, numpy
+and ONNX Runtime release the GIL) while the runtime works on the previous batch. Each finished batch is
 written to the store in one transaction before it is reported, so a crash or a
 kill loses at most the batch in flight, and a re-run skips what is done.
 """
@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +23,14 @@ from PIL import Image
 
 from core.backbones import BackboneSpec, get_backbone_spec
 from core.errors import DecodeError, FetchError
+from core.faces import DETECT_SHORT_SIDE, Face, FaceDetector
 from core.imaging import DEFAULT_MAX_PIXELS, decode_photo
+from core.people_tags import PeopleModel, people_tags
 from core.runtime import Runtime, open_runtime
 from core.sources import DEFAULT_MAX_DOWNLOAD, PhotoRef, fetch_url
 from core.store import PhotoResult, Store
 from core.transforms import DataConfig, View, input_short_side, to_input_array
-from core.vocabulary import TagScore, Vocabulary
+from core.vocabulary import TagScore, Vocabulary, softmax
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +71,26 @@ class RunSummary:
 
 
 class Tagger:
-    """A backbone ready to tag: its runtime and the vocabulary that reads its logits."""
+    """A backbone ready to tag: its runtime and the vocabulary that reads its logits.
 
-    def __init__(self, spec: BackboneSpec, runtime: Runtime, vocabulary: Vocabulary) -> None:
+    With a face detector, photos are also searched for faces; with a people
+    model, suggestions include the people tags (:mod:`core.people_tags`).
+    """
+
+    def __init__(
+        self,
+        spec: BackboneSpec,
+        runtime: Runtime,
+        vocabulary: Vocabulary,
+        *,
+        faces: FaceDetector | None = None,
+        people: PeopleModel | None = None,
+    ) -> None:
         self.spec = spec
         self.runtime = runtime
         self.vocabulary = vocabulary
+        self.faces = faces
+        self.people = people
 
     @classmethod
     def open(
@@ -84,10 +100,15 @@ class Tagger:
         device: str = "auto",
         cache_dir: Path,
         threads: int | None = None,
+        faces: bool = True,
     ) -> Tagger:
+        """Open ``backbone`` on ``device``; ``faces=False`` leaves face detection off."""
         spec = backbone if isinstance(backbone, BackboneSpec) else get_backbone_spec(backbone)
         runtime = open_runtime(spec, device=device, cache_dir=cache_dir, threads=threads)
-        return cls(spec, runtime, Vocabulary.bundled())
+        detector = FaceDetector() if faces else None
+        return cls(
+            spec, runtime, Vocabulary.bundled(), faces=detector, people=PeopleModel.bundled()
+        )
 
     @property
     def data_config(self) -> DataConfig:
@@ -95,19 +116,47 @@ class Tagger:
 
     @property
     def decode_short_side(self) -> int:
-        """How small a photo's shorter side may be decoded for this backbone's view."""
-        return input_short_side(self.data_config, self.spec.view)
+        """How small a photo's shorter side may be decoded for this backbone's view and faces."""
+        backbone = input_short_side(self.data_config, self.spec.view)
+        return max(backbone, DETECT_SHORT_SIDE) if self.faces is not None else backbone
 
-    def infer(self, batch: np.ndarray) -> tuple[np.ndarray, list[list[TagScore]]]:
-        """Embeddings and stored-level suggestions for a batch in this backbone's view."""
+    def probabilities(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings and ImageNet probabilities (logits scaled as tags read them) for a batch."""
         embeddings, logits = self.runtime.run(batch)
-        return embeddings, self.vocabulary.suggest(logits * np.float32(self.spec.logit_scale))
+        return embeddings, softmax(logits * np.float32(self.spec.logit_scale))
+
+    def infer(
+        self, batch: np.ndarray, *, faces: Sequence[tuple[Face, ...] | None] | None = None
+    ) -> tuple[np.ndarray, list[list[TagScore]]]:
+        """Embeddings and stored-level suggestions for a batch in this backbone's view.
+
+        Args:
+            batch: The photos' inputs.
+            faces: Per photo its faces, or None where detection did not run; the
+                people tags use them (none given: the backbone's evidence alone).
+        """
+        embeddings, logits = self.runtime.run(batch)
+        scaled = logits * np.float32(self.spec.logit_scale)
+        suggestions = self.vocabulary.suggest(scaled)
+        if self.people is not None:
+            found = list(faces) if faces is not None else [None] * len(batch)
+            extra = people_tags(found, softmax(scaled), model=self.people)
+            suggestions = [s + e for s, e in zip(suggestions, extra, strict=True)]
+        return embeddings, suggestions
 
     def tag_image(self, image: Image.Image) -> tuple[np.ndarray, list[TagScore]]:
         """One already-decoded RGB photo (the bot's path)."""
+        embedding, suggestions, _ = self.tag_image_with_faces(image)
+        return embedding, suggestions
+
+    def tag_image_with_faces(
+        self, image: Image.Image
+    ) -> tuple[np.ndarray, list[TagScore], tuple[Face, ...] | None]:
+        """One decoded RGB photo: embedding, suggestions, and its faces (None: detection off)."""
+        found = self.faces.faces(image) if self.faces is not None else None
         pixels = to_input_array(image, self.data_config, view=self.spec.view)
-        embeddings, suggestions = self.infer(pixels[None])
-        return embeddings[0], suggestions[0]
+        embeddings, suggestions = self.infer(pixels[None], faces=[found])
+        return embeddings[0], suggestions[0], found
 
 
 @dataclass(frozen=True)
@@ -118,6 +167,8 @@ class _Prepared:
     height: int = 0
     format: str = ""
     error: str | None = None
+    faces: tuple[Face, ...] | None = None
+    detected: bool = False  # faces found now (to be stored), not known from before
 
 
 def prepare(
@@ -127,22 +178,37 @@ def prepare(
     view: View = "whole",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_download: int = DEFAULT_MAX_DOWNLOAD,
+    detector: FaceDetector | None = None,
+    known_faces: tuple[Face, ...] | None = None,
 ) -> _Prepared:
-    """Read, decode and preprocess one photo; failures become a reason, never an exception."""
+    """Read, decode and preprocess one photo; failures become a reason, never an exception.
+
+    With a ``detector``, the photo is decoded large enough for it and searched
+    for faces, unless ``known_faces`` (stored for this version of the photo) are given.
+    """
+    short_side = input_short_side(config, view)
+    if detector is not None and known_faces is None:
+        short_side = max(short_side, DETECT_SHORT_SIDE)
     try:
         source: bytes | Path = (
             fetch_url(ref.uri, max_bytes=max_download) if ref.kind == "url" else Path(ref.uri)
         )
-        decoded = decode_photo(
-            source, min_short_side=input_short_side(config, view), max_pixels=max_pixels
-        )
+        decoded = decode_photo(source, min_short_side=short_side, max_pixels=max_pixels)
         pixels = to_input_array(decoded.image, config, view=view)
     except (DecodeError, FetchError) as exc:
         return _Prepared(ref, None, error=str(exc))
     except Exception as exc:  # a decoder bug must cost one photo, not the batch
         log.exception("unexpected error preparing %s", ref.uri)
         return _Prepared(ref, None, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
-    return _Prepared(ref, pixels, decoded.width, decoded.height, decoded.format)
+    faces, detected = known_faces, False
+    if detector is not None and known_faces is None:
+        try:
+            faces, detected = detector.faces(decoded.image), True
+        except Exception:  # the photo's tags must not depend on the face search working
+            log.exception("face detection failed on %s", ref.uri)
+    return _Prepared(
+        ref, pixels, decoded.width, decoded.height, decoded.format, faces=faces, detected=detected
+    )
 
 
 def iter_results(
@@ -153,10 +219,15 @@ def iter_results(
     decode_workers: int | None = None,
     cancel: threading.Event | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    known_faces: dict[str, tuple[Face, ...]] | None = None,
 ) -> Iterator[list[PhotoResult]]:
-    """Tag photos batch by batch; yields each batch's results as soon as they are ready."""
+    """Tag photos batch by batch; yields each batch's results as soon as they are ready.
+
+    ``known_faces`` (by uri) are used instead of searching those photos again.
+    """
     workers = decode_workers or os.cpu_count() or 2
     config, view = tagger.data_config, tagger.spec.view
+    known = known_faces or {}
     refs_iter = iter(refs)
     window: deque[Future[_Prepared]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
@@ -167,7 +238,17 @@ def iter_results(
                 ref = next(refs_iter, None)
                 if ref is None:
                     return
-                window.append(pool.submit(prepare, ref, config, view=view, max_pixels=max_pixels))
+                window.append(
+                    pool.submit(
+                        prepare,
+                        ref,
+                        config,
+                        view=view,
+                        max_pixels=max_pixels,
+                        detector=tagger.faces,
+                        known_faces=known.get(ref.uri),
+                    )
+                )
 
         refill()
         # Whole-photo inputs differ in shape (landscape, portrait, 3:2, 16:9...), and a
@@ -200,14 +281,28 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
     good = [p for p in batch if p.pixels is not None]
     outputs: dict[str, tuple[np.ndarray, list[TagScore]]] = {}
     if good:
-        embeddings, suggestions = tagger.infer(np.stack([p.pixels for p in good]))
+        embeddings, suggestions = tagger.infer(
+            np.stack([p.pixels for p in good]), faces=[p.faces for p in good]
+        )
         for p, emb, sug in zip(good, embeddings, suggestions, strict=True):
             outputs[p.ref.uri] = (emb, sug)
+    detector = tagger.faces.version if tagger.faces is not None else None
     results = []
     for p in batch:
         if p.ref.uri in outputs:
             emb, sug = outputs[p.ref.uri]
-            results.append(PhotoResult(p.ref, p.width, p.height, p.format, emb, tuple(sug)))
+            results.append(
+                PhotoResult(
+                    p.ref,
+                    p.width,
+                    p.height,
+                    p.format,
+                    emb,
+                    tuple(sug),
+                    faces=p.faces if p.detected else None,
+                    face_detector=detector if p.detected else None,
+                )
+            )
         else:
             results.append(PhotoResult(p.ref, error=p.error or "not tagged"))
     return results
@@ -230,7 +325,9 @@ def tag_photos(
     """Tag photos with ``tagger``, storing each batch as it finishes.
 
     Photos the same backbone already analysed, unchanged since (same size and
-    mtime), are skipped unless ``rescan`` is set.
+    mtime), are skipped unless ``rescan`` is set, as long as their faces were
+    searched too (when the tagger has a face detector). Faces are stored with
+    the rest of each batch.
 
     Args:
         refs: The photos, from :mod:`core.sources`.
@@ -248,7 +345,16 @@ def tag_photos(
     start = time.perf_counter()
     refs = list(refs)
     backbone = tagger.spec.name
-    todo = refs if rescan else store.pending(refs, backbone=backbone)
+    known_faces: dict[str, tuple[Face, ...]] = {}
+    if rescan:
+        todo = refs
+    else:
+        pending = {r.uri for r in store.pending(refs, backbone=backbone)}
+        if tagger.faces is not None:
+            known_faces = store.known_faces(refs, detector=tagger.faces.version)
+            todo = [r for r in refs if r.uri in pending or r.uri not in known_faces]
+        else:
+            todo = [r for r in refs if r.uri in pending]
     run_id = store.start_run(
         backbone=backbone, device=device, runtime=tagger.runtime.name, total=len(todo)
     )
@@ -263,6 +369,7 @@ def tag_photos(
             decode_workers=decode_workers,
             cancel=cancel,
             max_pixels=max_pixels,
+            known_faces=known_faces,
         ):
             store.save_results(results, run_id=run_id, backbone=backbone)
             done += len(results)

@@ -74,6 +74,15 @@ class Settings:
             maximum=2000,
         ),
     )
+    detect_faces: bool = field(
+        default=True,
+        metadata=_meta(
+            "Find faces",
+            "Search photos for faces, for the #people, #group and #portrait tags. "
+            "Faces stay in the local database; off, none are searched or stored.",
+            section="People",
+        ),
+    )
     database: str = field(
         default="",
         metadata=_meta(

@@ -1,7 +1,8 @@
 """PhotoTagger's SQLite store, through sqlite-utils.
 
 Tables: photos, runs, analyses (one per photo and backbone: the embedding, or
-why it failed), suggestions, decisions. The schema is built by sqlite-utils
+why it failed), suggestions, decisions, faces (and face_scans: which version of
+each photo was searched for faces, by which detector). The schema is built by sqlite-utils
 migrations at open; WAL and a busy timeout let the GUI's database worker, the
 inference worker and the bot share one file. Each batch of results is written
 in one transaction, and a decision is committed the moment it is recorded.
@@ -10,6 +11,7 @@ Open one :class:`Store` per thread.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -23,6 +25,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from core.errors import StoreError
+from core.faces import Face
 from core.sources import PhotoRef
 from core.transforms import VIEWS_VERSION
 from core.vocabulary import TagScore, normalise_tag
@@ -163,9 +166,47 @@ def m004_views(db: Database) -> None:
     db["heads"].add_column("view", str)
 
 
+@migrations()
+def m005_faces(db: Database) -> None:
+    # Faces belong to the photo, not to a backbone. Box and landmarks are JSON lists of
+    # fractions of the photo's width and height. A scan row records that a version of
+    # the photo (size, mtime) was searched by a detector, faces found or not, so a re-run
+    # skips it.
+    db["faces"].create(
+        {
+            "id": int,
+            "photo_id": int,
+            "box": str,
+            "score": float,
+            "landmarks": str,
+            "detector": str,
+        },
+        pk="id",
+        foreign_keys=[("photo_id", "photos")],
+        not_null={"photo_id", "box", "score", "detector"},
+    )
+    db["faces"].create_index(["photo_id"])
+    db["face_scans"].create(
+        {
+            "photo_id": int,
+            "size": int,
+            "mtime": int,
+            "detector": str,
+            "faces": int,
+            "scanned_at": str,
+        },
+        pk="photo_id",
+        foreign_keys=[("photo_id", "photos")],
+    )
+
+
 @dataclass(frozen=True)
 class PhotoResult:
-    """What tagging learned about one photo, ready to be stored."""
+    """What tagging learned about one photo, ready to be stored.
+
+    ``faces`` are set only when the photo was searched for faces in this run
+    (by ``face_detector``); they replace the photo's stored faces.
+    """
 
     ref: PhotoRef
     width: int = 0
@@ -174,6 +215,8 @@ class PhotoResult:
     embedding: np.ndarray | None = None
     suggestions: tuple[TagScore, ...] = ()
     error: str | None = None
+    faces: tuple[Face, ...] | None = None
+    face_detector: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -374,7 +417,7 @@ class Store:
                 )
                 self.db.execute(
                     "delete from suggestions where photo_id = ? and backbone = ?"
-                    " and source in ('imagenet', 'hierarchy')",
+                    " and source in ('imagenet', 'hierarchy', 'people')",
                     [photo_id, backbone],
                 )
                 self.db["suggestions"].insert_all(
@@ -388,10 +431,90 @@ class Store:
                     }
                     for s in result.suggestions
                 )
+                if result.faces is not None and result.face_detector:
+                    self._save_faces(photo_id, result, now)
             self.db.execute(
                 "update runs set done = (select count(*) from analyses where run_id = ?) where id = ?",
                 [run_id, run_id],
             )
+
+    def _save_faces(self, photo_id: int, result: PhotoResult, now: str) -> None:
+        faces = result.faces or ()
+        self.db.execute("delete from faces where photo_id = ?", [photo_id])
+        self.db["faces"].insert_all(
+            {
+                "photo_id": photo_id,
+                "box": json.dumps(list(f.box)),
+                "score": f.score,
+                "landmarks": json.dumps([list(p) for p in f.landmarks]),
+                "detector": result.face_detector,
+            }
+            for f in faces
+        )
+        self.db["face_scans"].upsert(
+            {
+                "photo_id": photo_id,
+                "size": result.ref.size,
+                "mtime": result.ref.mtime,
+                "detector": result.face_detector,
+                "faces": len(faces),
+                "scanned_at": now,
+            },
+            pk="photo_id",
+        )
+
+    # -- faces -------------------------------------------------------------------
+
+    def known_faces(
+        self, refs: Iterable[PhotoRef], *, detector: str
+    ) -> dict[str, tuple[Face, ...]]:
+        """Faces of the refs already searched by ``detector`` in their current version, by uri.
+
+        Photos missing here were never searched, changed since, or were searched
+        by another detector (or other detector settings).
+        """
+        wanted = {(r.uri, r.size, r.mtime) for r in refs}
+        scanned = {
+            pid: uri
+            for pid, uri, size, mtime in self.db.execute(
+                "select s.photo_id, p.uri, s.size, s.mtime from face_scans s"
+                " join photos p on p.id = s.photo_id where s.detector = ?",
+                [detector],
+            )
+            if (uri, size, mtime) in wanted
+        }
+        found = self.faces_for(scanned)
+        return {uri: tuple(found[pid]) for pid, uri in scanned.items()}
+
+    def faces(self, photo_id: int) -> list[Face]:
+        """A photo's stored faces, largest first."""
+        return self.faces_for([photo_id])[photo_id]
+
+    def faces_for(self, photo_ids: Iterable[int]) -> dict[int, list[Face]]:
+        """Stored faces of many photos (largest first), in a few queries."""
+        ids = list(photo_ids)
+        found: dict[int, list[Face]] = {pid: [] for pid in ids}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            chunk = ids[start : start + 900]
+            for pid, box, score, landmarks in self.db.execute(
+                "select photo_id, box, score, landmarks from faces"
+                f" where photo_id in ({','.join('?' * len(chunk))}) order by id",
+                chunk,
+            ):
+                points = tuple(tuple(p) for p in json.loads(landmarks or "[]"))
+                found[pid].append(Face(tuple(json.loads(box)), score, points))
+        for faces in found.values():
+            faces.sort(key=lambda f: -f.area)
+        return found
+
+    def face_counts(self, *, min_score: float) -> dict[int, int]:
+        """Per searched photo, how many of its faces are at least ``min_score`` sure."""
+        counts = {pid: 0 for (pid,) in self.db.execute("select photo_id from face_scans")}
+        for pid, count in self.db.execute(
+            "select photo_id, count(*) from faces where score >= ? group by photo_id", [min_score]
+        ):
+            counts[pid] = count
+        return counts
 
     def replace_suggestions(
         self,

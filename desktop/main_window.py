@@ -404,6 +404,7 @@ class MainWindow(QMainWindow):
             top_k=self.top_k,
             batch_size=self.settings.batch_size,
             max_pixels=self.settings.max_megapixels * 1_000_000,
+            detect_faces=self.settings.detect_faces,
         )
         worker.stage.connect(self.show_message)
         worker.progressed.connect(self._on_progress)

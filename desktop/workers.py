@@ -171,6 +171,7 @@ class InferenceWorker(QThread):
         top_k: int,
         batch_size: int = 16,
         max_pixels: int = 150_000_000,
+        detect_faces: bool = True,
     ) -> None:
         super().__init__()
         self.setObjectName("phototagger-inference")
@@ -183,6 +184,7 @@ class InferenceWorker(QThread):
         self.top_k = top_k
         self.batch_size = batch_size
         self.max_pixels = max_pixels
+        self.detect_faces = detect_faces
         self.cancel_event = threading.Event()
 
     def cancel(self) -> None:
@@ -207,7 +209,12 @@ class InferenceWorker(QThread):
         from core.store import Store
 
         self.stage.emit(f"Loading {self.backbone}…")
-        tagger = Tagger.open(self.backbone, device=self.device, cache_dir=self.cache_dir / "onnx")
+        tagger = Tagger.open(
+            self.backbone,
+            device=self.device,
+            cache_dir=self.cache_dir / "onnx",
+            faces=self.detect_faces,
+        )
         if self.cancel_event.is_set():
             return None
         self.stage.emit(f"Tagging with {tagger.spec.display_name}…")

@@ -98,7 +98,9 @@ def tag(
         _fail("no photos found in " + ", ".join(items or [str(urls_file)]), EXIT_PARTIAL)
     resolved = resolve_device(settings.device)
     with _open_store(settings, db_path) as store:
-        tagger = Tagger.open(spec, device=resolved, cache_dir=cache_dir() / "onnx")
+        tagger = Tagger.open(
+            spec, device=resolved, cache_dir=cache_dir() / "onnx", faces=settings.detect_faces
+        )
         cancel = threading.Event()
         bar = tqdm(total=len(refs), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
 
