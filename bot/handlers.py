@@ -35,6 +35,7 @@ from bot.credentials import redact
 from bot.limits import FloodGate, RetryAfterLimiter
 from bot.service import PhotoService
 from core.errors import DecodeError, PhotoTaggerError
+from core.faces import describe_people
 from core.vocabulary import hashtag
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,9 @@ async def answer_photo(
         await message.reply_text(ENGINE_DOWN, do_quote=True)
         return
     states = {t.tag: t.state for t in tagged.tags}
-    text, markup = render_reply(tagged.photo_id, [t.tag for t in tagged.tags], states, prefs)
+    text, markup = render_reply(
+        tagged.photo_id, [t.tag for t in tagged.tags], states, prefs, people=tagged.people
+    )
     await message.reply_text(text, reply_markup=markup, do_quote=True)
     state.report("answered")
 
@@ -295,12 +298,22 @@ def parse_vote(data: str) -> tuple[int, str, str] | None:
 
 
 def render_reply(
-    photo_id: int, tags: list[str], states: dict[str, str], prefs: ChatPrefs
+    photo_id: int,
+    tags: list[str],
+    states: dict[str, str],
+    prefs: ChatPrefs,
+    *,
+    people: int | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The reply: the hashtags to copy (rejected ones dropped) and one button row per tag."""
+    """The reply: the hashtags to copy (rejected ones dropped) and one button row per tag.
+
+    ``people`` (faces found) adds a line saying how many, never who.
+    """
     style = prefs.hashtag_style
     shown = [hashtag(t, style=style) for t in tags if states.get(t) not in ("rejected", "reject")]
     text = " ".join(h for h in shown if h) or NO_TAGS
+    if people:
+        text += f"\n{describe_people(people)}"
     rows = []
     for tag in tags:
         accept, reject = vote_data(photo_id, tag, "accept"), vote_data(photo_id, tag, "reject")
@@ -337,7 +350,8 @@ async def on_vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     prefs = state.prefs_for(message.chat.id)
     tags = [v[1] for d in offered if d.startswith("v:a:") and (v := parse_vote(d))]
     states = await state.service.tag_states(photo_id)
-    text, markup = render_reply(photo_id, tags, states, prefs)
+    people = await state.service.people(photo_id)
+    text, markup = render_reply(photo_id, tags, states, prefs, people=people)
     await query.answer(
         f"Saved: {hashtag(tag, style=prefs.hashtag_style)} {'👍' if action == 'accept' else '👎'}"
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import BotConfig, ChatPrefs
+from core.faces import CONFIDENT_FACE
 from core.imaging import decode_photo
 from core.review import PhotoTag, photo_tags
 from core.sources import PhotoRef
@@ -49,10 +50,15 @@ def open_default_tagger(config: BotConfig) -> Tagger:
 
 @dataclass(frozen=True)
 class TaggedPhoto:
-    """What the bot answers for one photo: its record in the store and the tags to show."""
+    """What the bot answers for one photo: its record in the store and the tags to show.
+
+    ``people`` counts the confident faces (None when face detection is off); the
+    bot says how many people, never who.
+    """
 
     photo_id: int
     tags: tuple[PhotoTag, ...]
+    people: int | None = None
 
 
 class PhotoService:
@@ -93,6 +99,14 @@ class PhotoService:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._store_pool, self._record, photo_id, tag, action)
 
+    async def people(self, photo_id: int) -> int | None:
+        """How many people the photo's faces show (None: never searched)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._store_pool,
+            lambda: self._open_store().face_count(photo_id, min_score=CONFIDENT_FACE),
+        )
+
     async def tag_states(self, photo_id: int) -> dict[str, str]:
         """Each tag's latest decision on a photo (the reply is redrawn from the store's truth)."""
         loop = asyncio.get_running_loop()
@@ -127,10 +141,17 @@ class PhotoService:
             min_short_side=tagger.decode_short_side,
             max_pixels=self.config.settings.max_megapixels * 1_000_000,
         )
-        embedding, suggestions = tagger.tag_image(decoded.image)
+        embedding, suggestions, faces = tagger.tag_image_with_faces(decoded.image)
         ref = PhotoRef(uri=f"telegram:{file_unique_id}", kind="telegram", size=len(data))
         return PhotoResult(
-            ref, decoded.width, decoded.height, decoded.format, embedding, tuple(suggestions)
+            ref,
+            decoded.width,
+            decoded.height,
+            decoded.format,
+            embedding,
+            tuple(suggestions),
+            faces=faces,
+            face_detector=tagger.faces.version if tagger.faces is not None else None,
         )
 
     def _open_store(self) -> Store:
@@ -153,7 +174,8 @@ class PhotoService:
         tags = photo_tags(
             store, photo_id, threshold=prefs.threshold, top_k=prefs.top_k, backbone=backbone
         )
-        return TaggedPhoto(photo_id, tuple(tags))
+        people = store.face_count(photo_id, min_score=CONFIDENT_FACE)
+        return TaggedPhoto(photo_id, tuple(tags), people)
 
     def _add_learned(self, store: Store, photo_id: int, backbone: str) -> None:
         """Add the kept learned version's suggestions, through the engine's one function."""

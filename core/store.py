@@ -507,6 +507,17 @@ class Store:
             faces.sort(key=lambda f: -f.area)
         return found
 
+    def face_count(self, photo_id: int, *, min_score: float) -> int | None:
+        """How many of a photo's faces are at least ``min_score`` sure; None if never searched."""
+        if (
+            self.db.execute("select 1 from face_scans where photo_id = ?", [photo_id]).fetchone()
+            is None
+        ):
+            return None
+        return self.db.execute(
+            "select count(*) from faces where photo_id = ? and score >= ?", [photo_id, min_score]
+        ).fetchone()[0]
+
     def face_counts(self, *, min_score: float) -> dict[int, int]:
         """Per searched photo, how many of its faces are at least ``min_score`` sure."""
         counts = {pid: 0 for (pid,) in self.db.execute("select photo_id from face_scans")}

@@ -225,3 +225,14 @@ def test_start_and_help_explain_privacy(api, make_runner, command) -> None:
     api.add_text_message(CHAT, USER, command)
     [reply] = replies(api)
     assert "Send me a photo" in reply["text"] and "Privacy" in reply["text"]
+
+
+def test_the_reply_says_how_many_people_and_never_who(api, make_runner) -> None:
+    make_runner()
+    data = shared("faces", "test", "obama_and_biden.jpg").read_bytes()
+    api.add_photo_message(CHAT, USER, data)
+    [reply] = replies(api)
+    hashtags, people = reply["text"].split("\n")
+    assert people == "3 people"
+    assert "#people" in hashtags.split()
+    assert not {"obama", "biden"} & {w.strip("#").lower() for w in reply["text"].split()}
