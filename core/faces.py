@@ -28,8 +28,11 @@ DETECT_LONG_SIDE = 800
 """Faces are searched on a copy at most this long (COCO photos, 640 px, stay as they are)."""
 DETECT_SHORT_SIDE = 600
 """Photos are decoded at least this short-sided for detection (JPEG draft decoding)."""
-MIN_FACE_SIZE = 20
-"""Smallest face searched for, in pixels of the detection copy (facenet-pytorch's default)."""
+MIN_FACE_SIZE = 28
+"""Smallest face searched for, in pixels of the detection copy. facenet-pytorch's default
+is 20; on coco-mini's train2017 photos 28 halves the search's time (0.12 to 0.065 s of CPU
+per photo) and leaves the people model's average precision where it was (0.850 to 0.855),
+though faces alone lose some (0.753 to 0.725): the faces it misses are a few pixels wide."""
 STAGE_THRESHOLDS = (0.6, 0.7, 0.7)
 """Score a candidate needs to pass P-Net, R-Net and O-Net (facenet-pytorch's defaults)."""
 PYRAMID_FACTOR = 0.709

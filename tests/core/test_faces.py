@@ -19,6 +19,7 @@ from PIL import Image
 from core.faces import (
     CONFIDENT_FACE,
     DETECT_LONG_SIDE,
+    MIN_FACE_SIZE,
     Face,
     FaceDetector,
     detection_copy,
@@ -118,7 +119,9 @@ def test_a_fresh_export_computes_what_the_shipped_one_does(tmp_path):
 def test_the_cascade_finds_what_facenet_pytorch_finds(detector):
     from resources.build_face_detector import load_facenet_mtcnn
 
-    reference = load_facenet_mtcnn().MTCNN(keep_all=True, select_largest=False)
+    reference = load_facenet_mtcnn().MTCNN(
+        keep_all=True, select_largest=False, min_face_size=MIN_FACE_SIZE
+    )
     nobody = next(r["path"] for r in _coco_rows() if "person" not in r["tags"])
     paths = [
         shared("coco-mini", "train2017/000000370162.jpg"),  # a crowd: many small faces
