@@ -84,11 +84,16 @@ class Face:
         return max(right - left, 0.0) * max(bottom - top, 0.0)
 
 
-def detector_version() -> str:
+def detector_version(
+    *,
+    min_face_size: int = MIN_FACE_SIZE,
+    thresholds: tuple[float, float, float] = STAGE_THRESHOLDS,
+) -> str:
     """Names the detector and its settings: stored with faces, so a change redoes them."""
     manifest = _manifest()
     digest = "".join(net["sha256"][:4] for net in manifest["nets"].values())
-    return f"{manifest['detector']}-{digest}-{DETECT_LONG_SIDE}-{MIN_FACE_SIZE}"
+    stages = "-".join(f"{t:g}" for t in thresholds)
+    return f"{manifest['detector']}-{digest}-{DETECT_LONG_SIDE}-{min_face_size}-{stages}"
 
 
 def _models_dir() -> Path:
@@ -142,7 +147,7 @@ class FaceDetector:
 
     @cached_property
     def version(self) -> str:
-        return detector_version()
+        return detector_version(min_face_size=self.min_face_size, thresholds=self.thresholds)
 
     def faces(self, image: Image.Image) -> tuple[Face, ...]:
         """Faces in an RGB photo, largest first, placed as fractions of its size."""
@@ -417,11 +422,6 @@ def _crops(tables: _Pixels, boxes: np.ndarray, size: int) -> tuple[np.ndarray, n
         boxes, left, top, right, bottom = (a[ok] for a in (boxes, left, top, right, bottom))
     crops = tables.crops(top, left, bottom - top, right - left, size)
     return boxes, _normalise(crops)
-
-
-def face_count(faces: tuple[Face, ...], *, min_score: float = CONFIDENT_FACE) -> int:
-    """How many faces are at least ``min_score`` sure."""
-    return sum(1 for f in faces if f.score >= min_score)
 
 
 def describe_people(count: int) -> str:

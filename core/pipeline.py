@@ -304,7 +304,16 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
                 )
             )
         else:
-            results.append(PhotoResult(p.ref, error=p.error or "not tagged"))
+            # A photo that cannot be read counts as searched too: like its failed
+            # analysis, it is tried again only once the file changes.
+            results.append(
+                PhotoResult(
+                    p.ref,
+                    error=p.error or "not tagged",
+                    faces=() if detector else None,
+                    face_detector=detector,
+                )
+            )
     return results
 
 

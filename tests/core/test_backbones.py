@@ -220,9 +220,8 @@ def test_whole_photo_logits_are_scaled_towards_the_crops_confidence(tagger):
             to_input_array(img, tagger.data_config, view="crop")[None]
         )
         _, [suggestions] = tagger.infer(whole)
-        assert (
-            suggestions
-            == tagger.vocabulary.suggest(logits * np.float32(tagger.spec.logit_scale))[0]
+        assert [s for s in suggestions if s.source != "people"] == (
+            tagger.vocabulary.suggest(logits * np.float32(tagger.spec.logit_scale))[0]
         )
         confidences.append(
             (

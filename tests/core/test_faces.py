@@ -409,8 +409,9 @@ def test_a_broken_photo_among_faces_costs_only_itself(tagger, store, tmp_path):
 
     folder = _album(tmp_path, ["train2017/000000551757.jpg"])
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    summary = tag_photos(
-        [file_ref(p) for p in sorted(folder.iterdir())], tagger=tagger, store=store
-    )
+    refs = [file_ref(p) for p in sorted(folder.iterdir())]
+    summary = tag_photos(refs, tagger=tagger, store=store)
     assert summary.tagged == 1 and summary.failed == 1
-    assert store.db["face_scans"].count == 1
+    assert store.db["faces"].count == 1
+    # Neither is read again until it changes, the broken one included.
+    assert tag_photos(refs, tagger=tagger, store=store).skipped == 2
