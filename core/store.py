@@ -689,7 +689,7 @@ class Store:
         if photo_id is None:
             return
         with self.db.atomic():
-            for table in ("analyses", "photo_quality", "photos"):
+            for table in ("analyses", "photo_quality", "face_scans", "photos"):
                 key = "id" if table == "photos" else "photo_id"
                 self.db.execute(
                     f"update {table} set size = ?, mtime = ? where {key} = ? and size = ? and mtime = ?",
