@@ -36,7 +36,7 @@ from core.vocabulary import STORE_FLOOR, TagScore, TagSource
 PEOPLE_TAG = "people"
 GROUP_TAG = "group"
 PORTRAIT_TAG = "portrait"
-PEOPLE_SOURCE: TagSource = "people"
+PEOPLE_SOURCE: TagSource = "faces"
 
 GROUP_SIZE = 3
 """Confident faces that make a group photo."""

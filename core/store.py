@@ -417,7 +417,7 @@ class Store:
                 )
                 self.db.execute(
                     "delete from suggestions where photo_id = ? and backbone = ?"
-                    " and source in ('imagenet', 'hierarchy', 'people')",
+                    " and source in ('imagenet', 'hierarchy', 'faces')",
                     [photo_id, backbone],
                 )
                 self.db["suggestions"].insert_all(

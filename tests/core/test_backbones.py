@@ -220,7 +220,7 @@ def test_whole_photo_logits_are_scaled_towards_the_crops_confidence(tagger):
             to_input_array(img, tagger.data_config, view="crop")[None]
         )
         _, [suggestions] = tagger.infer(whole)
-        assert [s for s in suggestions if s.source != "people"] == (
+        assert [s for s in suggestions if s.source != "faces"] == (
             tagger.vocabulary.suggest(logits * np.float32(tagger.spec.logit_scale))[0]
         )
         confidences.append(

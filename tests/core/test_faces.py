@@ -256,7 +256,7 @@ def test_people_rises_with_faces_and_with_person_classes():
     assert np.all(shown <= calibrated)
     [tags] = people_tags([(_face(0.3, 0.1, 0.4),)], probs, model=model)
     assert {t.tag for t in tags} == {PEOPLE_TAG, PORTRAIT_TAG}
-    assert {t.source for t in tags} == {"people"}
+    assert {t.source for t in tags} == {"faces"}
 
 
 def test_the_people_model_was_fitted_on_train_photos_only():

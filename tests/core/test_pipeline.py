@@ -231,7 +231,7 @@ def test_the_centre_only_variant_shares_the_export_and_tags_the_crop(
         embedding, logits = tagger.runtime.run(crop[None])
         np.testing.assert_allclose(stored, embedding[0], atol=2e-2)
         _, [suggestions] = centre.infer(crop[None])
-        backbone_tags = [s for s in suggestions if s.source != "people"]
+        backbone_tags = [s for s in suggestions if s.source != "faces"]
         assert backbone_tags == centre.vocabulary.suggest(logits)[0]  # no whole-view scale
     # The whole-photo default's analyses of the same photos are separate rows.
     assert store.pending(list(iter_folder(folder)), backbone=tagger.spec.name)
