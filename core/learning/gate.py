@@ -10,7 +10,10 @@ photos. A tag is kept only when:
   on (the tag's threshold, chosen for precision, not F1);
 - what the person would then see (the learned suggestion over its threshold,
   else the backbone's) ranks the tag's photos better than the backbone alone,
-  by :data:`MARGIN` of average precision.
+  by :data:`MARGIN` of average precision, and not by luck of which photos were
+  reviewed: it must also rank them better in :data:`CONFIDENCE` of paired
+  bootstrap resamples of those photos. A margin alone let a tag through on a
+  few lucky photos and then rank unseen photos worse than the backbone.
 
 Otherwise the backbone's suggestion stands. A kept tag's learned score is shown
 as the held-out precision of its score (a learned ``#dog 90%`` was right nine
@@ -29,6 +32,8 @@ from core.vocabulary import hashtag
 MIN_POSITIVES = 5
 PRECISION = 0.8
 MARGIN = 0.02
+CONFIDENCE = 0.95
+BOOTSTRAP_ROUNDS = 100
 
 
 @dataclass(frozen=True)
@@ -116,11 +121,18 @@ def judge_tag(
     learned_ap = average_precision(y, shown)
     found = int((y & (shown >= display_threshold)).sum())
     wrong = int((~y & (shown >= display_threshold)).sum())
-    kept = learned_ap >= backbone_ap + margin
+    better = learned_ap >= backbone_ap + margin
+    kept = better and reliably_better(y, shown, backbone)
+    if kept:
+        reason = "better on held-out photos"
+    elif better:
+        reason = "better on too few photos to be sure"
+    else:
+        reason = "the backbone ranks it as well"
     return TagGate(
         tag,
         kept,
-        "better on held-out photos" if kept else "the backbone ranks it as well",
+        reason,
         positives,
         threshold,
         round(float(learned_ap), 4),
@@ -131,6 +143,34 @@ def judge_tag(
         was_wrong,
         draft.knots,
     )
+
+
+def reliably_better(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    confidence: float = CONFIDENCE,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = 0,
+) -> bool:
+    """Whether ``scores`` out-rank ``baseline`` in ``confidence`` of paired bootstrap resamples.
+
+    Each round draws the photos with replacement and compares both average
+    precisions on the same draw; draws without a positive or a negative say nothing.
+    """
+    y = np.asarray(labels) > 0
+    rng = np.random.default_rng(seed)
+    wins = counted = 0
+    for _ in range(rounds):
+        pick = rng.integers(0, len(y), len(y))
+        if y[pick].all() or not y[pick].any():
+            continue
+        counted += 1
+        wins += average_precision(y[pick], scores[pick]) > average_precision(
+            y[pick], baseline[pick]
+        )
+    return counted > 0 and wins >= confidence * counted
 
 
 def judge(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from core.learning.gate import judge_tag
+from core.learning.gate import judge_tag, reliably_better
 from core.learning.heads import TrainingCancelled, TrainingError
 from core.learning.learned import apply_learned, backbone_scores, learn_from_store
 from core.learning.metrics import mean_average_precision
@@ -48,6 +48,19 @@ def test_a_learned_score_worse_than_the_backbone_is_not_used():
         "rare", y[:8] * 0 + np.eye(8)[0], np.arange(8.0), np.zeros(8), display_threshold=0.2
     )
     assert not few.kept and "needed" in few.reason
+
+
+def test_a_gain_that_rests_on_one_photo_is_not_kept():
+    y = np.array([1] * 5 + [0] * 14 + [1], dtype=float)
+    backbone = np.linspace(1.0, 0.05, 20)
+    backbone[19] = 0.0  # one positive the backbone ranks last
+    learned = backbone.copy()
+    learned[19] = 0.97  # learning lifts that one photo, and nothing else
+    gate = judge_tag("cup", y, learned, backbone, display_threshold=0.2)
+    assert gate.learned_ap >= gate.backbone_ap + 0.02  # the margin alone would keep it
+    assert not gate.kept and "too few" in gate.reason
+    assert not reliably_better(y, backbone, backbone)  # a tie never wins
+    assert reliably_better(y, y + 0.1, -backbone)
 
 
 def test_train2017_to_val2017_never_worse_than_the_backbone_and_stored(coco_store):
