@@ -101,6 +101,15 @@ class KeywordReport:
     def count(self, status: Status) -> int:
         return sum(o.status == status for o in self.outcomes)
 
+    def summary(self) -> str:
+        """``3 files written, 1 already right, 0 failed`` in plain words."""
+        written = self.count("written")
+        noun = "file" if written == 1 else "files"
+        return (
+            f"{written} {noun} written, {self.count('unchanged')} already right, "
+            f"{len(self.failures)} failed"
+        )
+
     @property
     def failures(self) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]

@@ -609,13 +609,10 @@ class MainWindow(QMainWindow):
         def finished(report) -> None:
             self.progress.hide()
             relay.deleteLater()
-            text = (
-                f"Keywords: {report.count('written')} files written, "
-                f"{report.count('unchanged')} already right"
-            )
+            text = f"Keywords: {report.summary()}"
             if report.failures:
                 first = report.failures[0]
-                text += f", {len(report.failures)} failed ({first.photo.name}: {first.message})"
+                text += f" ({first.photo.name}: {first.message})"
             self.show_message(text, error=bool(report.failures))
 
         def failed(exc: Exception) -> None:

@@ -264,11 +264,7 @@ def export(
         click.echo(f"note: {outcome.photo}: {outcome.message}", err=True)
     for outcome in report.failures:
         click.echo(f"failed: {outcome.photo}: {outcome.message}", err=True)
-    click.echo(
-        f"{report.count('written')} files written, {report.count('unchanged')} already right, "
-        f"{len(report.failures)} failed",
-        err=True,
-    )
+    click.echo(report.summary(), err=True)
     if report.failures:
         sys.exit(EXIT_PARTIAL)
 

@@ -210,6 +210,6 @@ def test_a_photo_written_into_is_not_tagged_again(tmp_path, tagger):
     run("tag", str(photo), "--db", db)
     run("decide", str(photo), "--add", "Grandma", "--db", db)
     before = photo.stat()
-    assert "1 files written" in run("export", "--embed", "--db", db).stderr
+    assert "1 file written, 0 already right" in run("export", "--embed", "--db", db).stderr
     assert photo.stat().st_mtime_ns != before.st_mtime_ns
     assert "0 tagged, 0 failed, 1 already done" in run("tag", str(photo), "--db", db).stderr
