@@ -62,7 +62,7 @@ STYLE_CHOICES = {
 NOT_ALLOWED = "Sorry, this bot is private: its owner has not added you to its users."
 SLOW_DOWN = (
     "That is a lot of photos at once: I will answer every one, in order, about one every "
-    "{every} s, so the last may take about {wait} more. Please send them more slowly next time."
+    "{every} from now on. Please send them more slowly next time."
 )
 QUEUE_FULL = "I already have too many of your photos waiting; please send this one again later."
 TOO_BIG = "That file is over {limit} MB, more than Telegram lets a bot download; please send a smaller one."
@@ -209,14 +209,14 @@ async def wait_for_turn(message: Message, state: BotState) -> bool:
         state.report("limited")
         if turn.warn:
             every = 60.0 / max(state.config.flood_per_minute, 1.0)
-            await message.reply_text(
-                SLOW_DOWN.format(every=f"{every:.0f}", wait=_duration(turn.wait)), do_quote=True
-            )
+            await message.reply_text(SLOW_DOWN.format(every=_duration(every)), do_quote=True)
         await asyncio.sleep(turn.wait)
     return True
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s".replace(".0 s", " s")
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 

@@ -451,7 +451,8 @@ def _describe_start(exc: Exception, api_url: str) -> str:
     parts = urlsplit(api_url)
     server = f"{parts.scheme}://{parts.netloc}"
     if isinstance(exc, InvalidToken):
-        if "not found" in str(exc).lower():
+        answer = str(exc.__cause__ or exc)  # PTB wraps the server's answer in its own
+        if "not found" in answer.lower():
             return (
                 f"the server at {server} has no Bot API under {parts.path or '/'}: "
                 "check the path of the Bot API URL (or the bot token)"
