@@ -64,6 +64,10 @@ SLOW_DOWN = (
     "That is a lot of photos at once: I will answer every one, in order, about one every "
     "{every} from now on. Please send them more slowly next time."
 )
+STOPPING = (
+    "The bot is stopping (its owner is restarting or updating it), so I could not tag "
+    "your waiting photos; please send them again in a few minutes."
+)
 QUEUE_FULL = "I already have too many of your photos waiting; please send this one again later."
 TOO_BIG = "That file is over {limit} MB, more than Telegram lets a bot download; please send a smaller one."
 NOT_IMAGE = "That file is not an image I can tag; please send a photo (JPEG, PNG, WebP, HEIC...)."
@@ -119,6 +123,8 @@ class BotState:
     flood: FloodGate = field(init=False)
     refused_at: dict[int, float] = field(default_factory=dict)
     albums: dict[str, list[Message]] = field(default_factory=dict)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    told_stopping: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.flood = FloodGate(
@@ -197,7 +203,8 @@ async def wait_for_turn(message: Message, state: BotState) -> bool:
     """Book the photo a turn with the flood gate and wait for it.
 
     Returns:
-        False when the person's queue is full (they were told so).
+        False when the person's queue is full, or the bot stops before the turn
+        came (they were told so, once).
     """
     user_id = message.from_user.id if message.from_user else message.chat_id
     turn = state.flood.reserve(user_id)
@@ -210,7 +217,15 @@ async def wait_for_turn(message: Message, state: BotState) -> bool:
         if turn.warn:
             every = 60.0 / max(state.config.flood_per_minute, 1.0)
             await message.reply_text(SLOW_DOWN.format(every=_duration(every)), do_quote=True)
-        await asyncio.sleep(turn.wait)
+        # A stop must not wait for the queue: Application.stop waits for every handler.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), timeout=turn.wait)
+        if state.stopping.is_set():
+            if user_id not in state.told_stopping:
+                state.told_stopping.add(user_id)
+                with contextlib.suppress(TelegramError):
+                    await message.reply_text(STOPPING, do_quote=True)
+            return False
     return True
 
 
@@ -322,7 +337,7 @@ async def answer_album(messages: list[Message], context: ContextTypes.DEFAULT_TY
 
     async def one(message: Message) -> TaggedPhoto | str:
         if not await wait_for_turn(message, state):
-            return QUEUE_FULL
+            return STOPPING if state.stopping.is_set() else QUEUE_FULL
         return await tag_message(message, context)
 
     outcomes = await asyncio.gather(*(one(m) for m in messages))

@@ -365,6 +365,7 @@ class BotRunner:
                 self._set_status("running", f"@{app.bot.username}")
                 await stop_event.wait()
                 log.info("bot @%s is stopping", app.bot.username)
+                state.stopping.set()  # photos waiting their turn give up at once
                 if app.updater.running:
                     await app.updater.stop()
                 await app.stop()

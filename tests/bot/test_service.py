@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import normalise_api_url
-from bot.handlers import COMMANDS, SLOW_DOWN, TELEGRAM_FAILED
+from bot.handlers import COMMANDS, SLOW_DOWN, STOPPING, TELEGRAM_FAILED
 from bot.limits import FloodGate
 from tests.bot.conftest import CHAT, TOKEN, USER
 from tests.bot.fake_telegram import FakeBotApi
@@ -93,6 +93,18 @@ def test_a_burst_of_25_photos_all_get_answers_in_order(api, make_runner) -> None
     assert sorted(a["reply_parameters"]["message_id"] for a in answers) == ids
     assert runner.counts.limited > 0
     assert elapsed < 30
+
+
+def test_a_stop_does_not_wait_for_queued_photos(api, make_runner) -> None:
+    runner = make_runner(flood_burst=1, flood_per_minute=1.0)
+    data = photo_bytes("n02123045_tabby.JPEG")
+    for _ in range(4):
+        api.add_photo_message(CHAT, USER, data)
+    api.wait_for("sendMessage", count=2, timeout=30)  # the first answer and "slow down"
+    started = time.monotonic()
+    assert runner.stop(wait=True, timeout=10)
+    assert time.monotonic() - started < 3.0
+    assert texts(api).count(STOPPING) == 1, "told once, not once per photo"
 
 
 def test_two_albums_of_ten_in_a_row_get_one_reply_each(api, make_runner, tagger) -> None:
