@@ -8,13 +8,16 @@ In one run, with the real python-telegram-bot client and BotRunner pointed at
   of update-to-reply over N messages, one at a time;
 - the engine alone on the same bytes (decode + tag), so the bot's own overhead
   (polling, download, store, reply) reads as a difference;
-- throughput with several chats sending at once.
+- throughput with several chats sending at once;
+- a burst: one person sends 25 photos in two seconds to a bot with the default
+  flood settings (10 at once, then 30 a minute); every photo is answered, and
+  the time to the last answer is set by the rate (15 queued photos x 2 s = 30 s).
 
 The clock starts when the update is queued on the fake server (after the fake
 made its thumbnails) and stops when the fake has recorded the reply.
 Targets on the CPU: p50 < 0.5 s for the 1280 px photo, < 1 s for the 12 MP file.
 
-Usage: python bench/bot_latency.py [--messages 50] [--chats 4]
+Usage: python bench/bot_latency.py [--messages 50] [--chats 4] [--burst 25]
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=50)
     parser.add_argument("--chats", type=int, default=4)
+    parser.add_argument("--burst", type=int, default=25, help="Photos in the 2 s burst.")
     args = parser.parse_args()
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
@@ -143,6 +147,32 @@ def main() -> None:
         answered = runner.counts.answered
         runner.close()
 
+        burst = BotRunner(
+            settings,
+            token=TOKEN,
+            database=Path(tmp) / "bench.db",
+            tagger_factory=lambda config: tagger,
+            poll_timeout=5.0,
+        )
+        burst.start()
+        assert burst.wait_for_state("running", "error", timeout=60), burst.status
+        config = burst._config()
+        chat = chats[-1]
+        before = len([p for p in api.calls("sendMessage") if p["text"].startswith("#")])
+        started = time.perf_counter()
+        for _ in range(args.burst):
+            api.add_photo_message(chat, chat, small)
+            time.sleep(2.0 / args.burst)
+        answers = api.wait_for(
+            "sendMessage",
+            count=before + args.burst,
+            timeout=600,
+            predicate=lambda p: p["text"].startswith("#"),
+        )
+        burst_last = time.perf_counter() - started
+        burst_answered = len(answers) - before
+        burst.close()
+
     result = {
         "benchmark": "bot_latency",
         "device": "cpu",
@@ -172,6 +202,17 @@ def main() -> None:
             "sequential_photos_per_s": round(1 / statistics.fmean(photo), 2),
         },
         "answered": answered,
+        "burst": {
+            "photos": args.burst,
+            "sent_within_s": 2.0,
+            "flood_burst": config.flood_burst,
+            "flood_per_minute": config.flood_per_minute,
+            "answered": burst_answered,
+            "seconds_to_last_answer": round(burst_last, 2),
+            "floor_by_rate_s": round(
+                max(0, args.burst - config.flood_burst) * 60 / config.flood_per_minute, 1
+            ),
+        },
     }
     print(json.dumps(result, indent=2))
 

@@ -1,7 +1,10 @@
 """``python -m bot`` (and ``phototagger bot``): the Telegram bot without the desktop app.
 
-Runs until Ctrl+C or SIGTERM, then stops cleanly. The token comes from the
-keyring or ``PHOTOTAGGER_BOT_TOKEN``; it is never printed.
+Runs until Ctrl+C, SIGINT or SIGTERM, then stops cleanly and exits 0 (3 when the
+bot could not run: no token, a wrong Bot API URL, another copy already running).
+``phototagger bot`` replaces itself with this process, so a service manager's
+signals reach it. The token comes from the keyring or ``PHOTOTAGGER_BOT_TOKEN``;
+it is never printed.
 """
 
 from __future__ import annotations
@@ -56,14 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             finished.set()
 
     runner.add_listener(on_status)
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: runner.stop())
     runner.start()
-    try:
-        while not finished.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        runner.stop()
-    runner.close()
+    while not finished.wait(0.2):
+        pass
+    runner.close(timeout=10)
     return EXIT_ERROR if runner.state == "error" else 0
 
 

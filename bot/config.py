@@ -6,6 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.credentials import Secret
 from core.settings import Settings, database_path
@@ -31,12 +32,31 @@ def parse_allowed_users(text: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+def normalise_api_url(url: str) -> str:
+    """The Bot API base URL as PTB wants it, ending in ``/bot``, from any form people write.
+
+    ``https://host``, ``https://host/``, ``https://host/bot`` and ``https://host/bot/``
+    all mean the same server; PTB appends the token straight after the base.
+
+    Raises:
+        ValueError: If the URL is not an http(s) URL with a host.
+    """
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"the Bot API URL {text!r} is not an http(s) address like https://api.telegram.org"
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith("/bot"):
+        path += "/bot"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
 def file_url_for(api_url: str) -> str:
     """The Bot API file-download base for an API base URL (``.../bot`` -> ``.../file/bot``)."""
-    base = api_url.rstrip("/")
-    if base.endswith("/bot"):
-        return base[: -len("/bot")] + "/file/bot"
-    return base + "/file/bot"
+    base = normalise_api_url(api_url)
+    return base[: -len("/bot")] + "/file/bot"
 
 
 @dataclass(frozen=True)
@@ -61,8 +81,8 @@ class BotConfig:
         settings: The app settings (backbone, device, pixel cap) the engine is opened with.
         database: The store the bot writes photos and decisions to.
         max_file_bytes: Larger files get a polite refusal before any download.
-        flood_burst: Messages a user may send at once before the rate limit applies.
-        flood_per_minute: Sustained messages per user and minute.
+        flood_burst: Photos a user may send at once before later ones wait their turn.
+        flood_per_minute: Sustained photos per user and minute.
         inference_workers: Photos tagged at the same time (each runtime call uses threads too).
         poll_timeout: Long-poll seconds; stopping cancels a poll, so it does not delay stop.
     """
@@ -104,11 +124,12 @@ class BotConfig:
         """The bot's view of the app settings.
 
         Raises:
-            ValueError: If the allow-list holds something that is not a user id.
+            ValueError: If the allow-list holds something that is not a user id, or the
+                Bot API URL is not an http(s) address.
         """
         return cls(
             token=token,
-            api_url=settings.bot_api_url,
+            api_url=normalise_api_url(settings.bot_api_url),
             allowed_users=parse_allowed_users(settings.bot_allowed_users),
             open_to_all=settings.bot_open_to_all,
             defaults=ChatPrefs(settings.top_k, settings.threshold, settings.hashtag_style),

@@ -2,13 +2,16 @@
 
 Every update first passes :func:`gate` (who may use the bot, and how fast), so
 nothing below it ever processes a message from someone who is not allowed.
-Photos, image documents and albums (which Telegram delivers as one message per
-photo) each get a reply with their hashtags and one row of 👍 / 👎 buttons per tag;
-a press becomes a decision in the same store the desktop app learns from.
+Photos and image documents each get a reply with their hashtags and one row of
+👍 / 👎 buttons per tag; a press becomes a decision in the same store the desktop
+app learns from. An album (which Telegram delivers as one message per photo) gets
+one reply listing each photo's hashtags. Photos beyond a person's rate wait
+their turn (:class:`~bot.limits.FloodGate`); none is dropped silently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -33,7 +36,7 @@ from telegram.ext import (
 from bot.config import BotConfig, ChatPrefs
 from bot.credentials import redact
 from bot.limits import FloodGate, RetryAfterLimiter
-from bot.service import PhotoService
+from bot.service import PhotoService, TaggedPhoto
 from core.errors import DecodeError, PhotoTaggerError
 from core.faces import describe_people
 from core.vocabulary import hashtag
@@ -57,11 +60,38 @@ STYLE_CHOICES = {
 }
 
 NOT_ALLOWED = "Sorry, this bot is private: its owner has not added you to its users."
-SLOW_DOWN = "That is a lot of photos at once: I will skip some; please send them more slowly."
+SLOW_DOWN = (
+    "That is a lot of photos at once: I will answer every one, in order, about one every "
+    "{every} from now on. Please send them more slowly next time."
+)
+STOPPING = (
+    "The bot is stopping (its owner is restarting or updating it), so I could not tag "
+    "your waiting photos; please send them again in a few minutes."
+)
+QUEUE_FULL = "I already have too many of your photos waiting; please send this one again later."
 TOO_BIG = "That file is over {limit} MB, more than Telegram lets a bot download; please send a smaller one."
 NOT_IMAGE = "That file is not an image I can tag; please send a photo (JPEG, PNG, WebP, HEIC...)."
-UNREADABLE = "I could not read that image ({reason}); please try another file."
-ENGINE_DOWN = "Sorry, the tagger is not working right now; please try again later."
+UNREADABLE = (
+    "That photo looks damaged or cut off, so I could not read it. "
+    "Please send it again, or send it as a file."
+)
+TELEGRAM_FAILED = (
+    "Telegram could not hand me that file just now (a problem on Telegram's side, not "
+    "your photo's). Please send it again in a moment."
+)
+ENGINE_DOWN = (
+    "Sorry, the tagger on this bot's computer is not working right now (a problem on the "
+    "bot's side, not your photo's). Please try again later."
+)
+ALBUM_WAIT = 1.0
+"""Seconds after an album's last photo arrived before it is answered (Telegram sends them apart)."""
+ALBUM_NOTE = "Send a photo on its own to vote 👍 / 👎 on its tags."
+COMMANDS = (
+    ("start", "What this bot does"),
+    ("help", "How to use it, and privacy"),
+    ("settings", "Tags per photo, threshold, hashtag style"),
+)
+OTHER = "Send me a photo and I reply with its hashtags. /help"
 NO_TAGS = "No tag is confident enough for this photo. /settings can lower the threshold."
 HELP = (
     "Send me a photo, an image as a file, or an album, and I reply with hashtags for it, "
@@ -82,7 +112,7 @@ class BotState:
     Attributes:
         config: The run's configuration.
         service: The engine, off the event loop.
-        prefs: Each chat's /settings; owned by the runner so they survive a restart.
+        prefs: Each chat's /settings, as loaded from the store (changes are written back).
         report: Called with an event name ("answered", "refused", "vote", "error").
     """
 
@@ -92,6 +122,9 @@ class BotState:
     report: Callable[[str], None] = lambda event: None
     flood: FloodGate = field(init=False)
     refused_at: dict[int, float] = field(default_factory=dict)
+    albums: dict[str, list[Message]] = field(default_factory=dict)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    told_stopping: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.flood = FloodGate(
@@ -121,15 +154,15 @@ def build_application(state: BotState) -> Application:
         .rate_limiter(RetryAfterLimiter())
         .read_timeout(30)  # a 20 MB download on a slow line
         .get_updates_read_timeout(config.poll_timeout + 10)
-        .post_init(_post_init)
         .build()
     )
     app.bot_data["phototagger"] = state
     app.add_handler(TypeHandler(Update, gate), group=-1)
     app.add_handler(CommandHandler(["start", "help"], on_help))
     app.add_handler(CommandHandler("settings", on_settings))
-    app.add_handler(MessageHandler(filters.PHOTO, on_photo))
-    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
+    # Photos may wait their turn: block=False lets them wait without holding a slot.
+    app.add_handler(MessageHandler(filters.PHOTO, on_photo, block=False))
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document, block=False))
     app.add_handler(CallbackQueryHandler(on_vote, pattern=r"^v:"))
     app.add_handler(CallbackQueryHandler(on_settings_button, pattern=r"^s:"))
     app.add_handler(MessageHandler(filters.ALL & ~filters.COMMAND, on_other))
@@ -137,24 +170,25 @@ def build_application(state: BotState) -> Application:
     return app
 
 
-async def _post_init(app: Application) -> None:
+async def set_command_menu(app: Application) -> bool:
+    """Fill Telegram's command menu; a failure is logged, never fatal.
+
+    Returns:
+        Whether Telegram took the menu.
+    """
     try:
-        await app.bot.set_my_commands(
-            [
-                ("start", "What this bot does"),
-                ("help", "How to use it, and privacy"),
-                ("settings", "Tags per photo, threshold, hashtag style"),
-            ]
-        )
+        await app.bot.set_my_commands(list(COMMANDS))
     except TelegramError as exc:  # a menu is a nicety; the bot works without it
         log.warning("could not set the command menu: %s", redact(str(exc)))
+        return False
+    return True
 
 
 # -- the gate ------------------------------------------------------------------------------------
 
 
 async def gate(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Let through only allowed users, at a sustainable pace; everything else stops here."""
+    """Let through only allowed users; everything else stops here (the pace is per photo)."""
     if not isinstance(update, Update):
         raise ApplicationHandlerStop
     state = state_of(context)
@@ -163,13 +197,42 @@ async def gate(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         state.report("refused")
         await _refuse(update, state, user.id if user else 0)
         raise ApplicationHandlerStop
-    if update.effective_message is not None and update.callback_query is None:
-        admitted, warn = state.flood.admit(user.id)
-        if not admitted:
-            state.report("limited")
-            if warn:
-                await update.effective_message.reply_text(SLOW_DOWN)
-            raise ApplicationHandlerStop
+
+
+async def wait_for_turn(message: Message, state: BotState) -> bool:
+    """Book the photo a turn with the flood gate and wait for it.
+
+    Returns:
+        False when the person's queue is full, or the bot stops before the turn
+        came (they were told so, once).
+    """
+    user_id = message.from_user.id if message.from_user else message.chat_id
+    turn = state.flood.reserve(user_id)
+    if turn.refused:
+        state.report("limited")
+        await message.reply_text(QUEUE_FULL, do_quote=True)
+        return False
+    if turn.wait > 0:
+        state.report("limited")
+        if turn.warn:
+            every = 60.0 / max(state.config.flood_per_minute, 1.0)
+            await message.reply_text(SLOW_DOWN.format(every=_duration(every)), do_quote=True)
+        # A stop must not wait for the queue: Application.stop waits for every handler.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), timeout=turn.wait)
+        if state.stopping.is_set():
+            if user_id not in state.told_stopping:
+                state.told_stopping.add(user_id)
+                with contextlib.suppress(TelegramError):
+                    await message.reply_text(STOPPING, do_quote=True)
+            return False
+    return True
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s".replace(".0 s", " s")
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 async def _refuse(update: Update, state: BotState, user_id: int) -> None:
@@ -193,18 +256,14 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message is not None:
-        await update.effective_message.reply_text(
-            "Send me a photo and I reply with its hashtags. /help"
-        )
+        await update.effective_message.reply_text(OTHER)
 
 
 # -- photos ------------------------------------------------------------------------------------
 
 
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    largest = message.photo[-1]  # Telegram lists sizes smallest first
-    await answer_photo(message, context, largest.file_id, largest.file_unique_id, largest.file_size)
+    await answer_message(update.effective_message, context)
 
 
 async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -214,9 +273,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         state_of(context).report("refused")
         await message.reply_text(NOT_IMAGE, do_quote=True)
         return
-    await answer_photo(
-        message, context, document.file_id, document.file_unique_id, document.file_size
-    )
+    await answer_message(message, context)
 
 
 def is_image_document(mime_type: str | None, file_name: str | None) -> bool:
@@ -227,50 +284,112 @@ def is_image_document(mime_type: str | None, file_name: str | None) -> bool:
     return (not mime_type or mime_type == "application/octet-stream") and suffix in IMAGE_EXTENSIONS
 
 
-async def answer_photo(
-    message: Message,
-    context: ContextTypes.DEFAULT_TYPE,
-    file_id: str,
-    file_unique_id: str,
-    file_size: int | None,
-) -> None:
-    """Download, tag and answer one photo; every way it can fail gets a polite sentence."""
+def _file_of(message: Message) -> tuple[str, str, int | None]:
+    """(file id, unique id, size) of the message's photo (largest size) or document."""
+    if message.photo:
+        largest = message.photo[-1]  # Telegram lists sizes smallest first
+        return largest.file_id, largest.file_unique_id, largest.file_size
+    document = message.document
+    return document.file_id, document.file_unique_id, document.file_size
+
+
+async def answer_message(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a photo on its own at its turn, or gather it into its album's one reply."""
     state = state_of(context)
+    group = message.media_group_id
+    if group is None:
+        if await wait_for_turn(message, state):
+            await answer_photo(message, context)
+        return
+    key = f"{message.chat_id}:{group}"
+    members = state.albums.setdefault(key, [])
+    members.append(message)
+    await asyncio.sleep(ALBUM_WAIT)
+    if members[-1] is not message:
+        return  # a later photo of the album answers for all of them
+    state.albums.pop(key, None)
+    await answer_album(sorted(members, key=lambda m: m.message_id), context)
+
+
+async def answer_photo(message: Message, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Download, tag and answer one photo; every way it can fail gets a plain sentence."""
+    state = state_of(context)
+    await _typing(message)
+    outcome = await tag_message(message, context)
+    if isinstance(outcome, str):
+        await message.reply_text(outcome, do_quote=True)
+        return
+    prefs = state.prefs_for(message.chat_id)
+    states = {t.tag: t.state for t in outcome.tags}
+    text, markup = render_reply(
+        outcome.photo_id, [t.tag for t in outcome.tags], states, prefs, people=outcome.people
+    )
+    await message.reply_text(text, reply_markup=markup, do_quote=True)
+    state.report("answered")
+
+
+async def answer_album(messages: list[Message], context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One reply for an album: each photo's hashtags on a numbered line, in the album's order."""
+    state = state_of(context)
+    first = messages[0]
+    await _typing(first)
+    prefs = state.prefs_for(first.chat_id)
+
+    async def one(message: Message) -> TaggedPhoto | str:
+        if not await wait_for_turn(message, state):
+            return STOPPING if state.stopping.is_set() else QUEUE_FULL
+        return await tag_message(message, context)
+
+    outcomes = await asyncio.gather(*(one(m) for m in messages))
+    lines = []
+    for number, outcome in enumerate(outcomes, start=1):
+        if isinstance(outcome, str):
+            lines.append(f"{number}. {outcome}")
+            continue
+        states = {t.tag: t.state for t in outcome.tags}
+        text, _ = render_reply(
+            outcome.photo_id, [t.tag for t in outcome.tags], states, prefs, people=outcome.people
+        )
+        lines.append(f"{number}. " + text.replace("\n", " "))
+        state.report("answered")
+    await first.reply_text("\n".join([*lines, "", ALBUM_NOTE]), do_quote=True)
+
+
+async def tag_message(message: Message, context: ContextTypes.DEFAULT_TYPE) -> TaggedPhoto | str:
+    """The message's photo tagged and stored, or the sentence that says why it is not."""
+    state = state_of(context)
+    file_id, file_unique_id, file_size = _file_of(message)
     limit = state.config.max_file_bytes
+    too_big = TOO_BIG.format(limit=limit // 2**20)
     if file_size and file_size > limit:
         state.report("refused")
-        await message.reply_text(TOO_BIG.format(limit=limit // 2**20), do_quote=True)
-        return
-    await _typing(message)
+        return too_big
     try:
         file = await context.bot.get_file(file_id)
         if file.file_size and file.file_size > limit:
             raise BadRequest("File is too big")
         data = bytes(await file.download_as_bytearray())
     except BadRequest as exc:
-        if "too big" not in exc.message.lower():
-            raise
         state.report("refused")
-        await message.reply_text(TOO_BIG.format(limit=limit // 2**20), do_quote=True)
-        return
+        if "too big" in exc.message.lower():
+            return too_big
+        log.warning("Telegram could not deliver a file: %s", redact(exc.message))
+        return TELEGRAM_FAILED
+    except TelegramError as exc:
+        state.report("error")
+        log.warning("Telegram could not deliver a file: %s", redact(str(exc)))
+        return TELEGRAM_FAILED
     prefs = state.prefs_for(message.chat_id)
     try:
-        tagged = await state.service.tag(data, file_unique_id=file_unique_id, prefs=prefs)
+        return await state.service.tag(data, file_unique_id=file_unique_id, prefs=prefs)
     except DecodeError as exc:
         state.report("refused")
-        await message.reply_text(UNREADABLE.format(reason=exc), do_quote=True)
-        return
+        log.info("unreadable photo: %s", exc)
+        return UNREADABLE
     except PhotoTaggerError as exc:
         state.report("error")
         log.error("tagging failed: %s", exc)
-        await message.reply_text(ENGINE_DOWN, do_quote=True)
-        return
-    states = {t.tag: t.state for t in tagged.tags}
-    text, markup = render_reply(
-        tagged.photo_id, [t.tag for t in tagged.tags], states, prefs, people=tagged.people
-    )
-    await message.reply_text(text, reply_markup=markup, do_quote=True)
-    state.report("answered")
+        return ENGINE_DOWN
 
 
 async def _typing(message: Message) -> None:
@@ -433,6 +552,7 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
         await query.answer("That button is no longer valid.")
         return
     state.prefs[chat_id] = new
+    await state.service.save_prefs(chat_id, new)
     await query.answer("Saved")
     if new != old:
         text, markup = render_settings(new)

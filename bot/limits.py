@@ -24,27 +24,56 @@ class _Bucket:
     warned: bool = False
 
 
-class FloodGate:
-    """A token bucket per user: ``burst`` messages at once, then ``per_minute`` sustained.
+@dataclass(frozen=True)
+class Turn:
+    """When a photo gets its turn.
 
-    Each photo costs a forward pass, so one person pasting a hundred photos must
-    not hold up everyone else. Only the event loop's thread calls it, so it needs
-    no lock.
+    Attributes:
+        wait: Seconds to wait before tagging it (0: at once).
+        warn: Whether to tell the person now (the first photo of a flood that waits).
+        refused: The queue is full; the photo is not tagged at all.
+    """
+
+    wait: float = 0.0
+    warn: bool = False
+    refused: bool = False
+
+
+class FloodGate:
+    """A token bucket per user that queues photos instead of dropping them.
+
+    ``burst`` photos are tagged at once, later ones get turns ``60 / per_minute``
+    seconds apart, in the order they came, so one person pasting a hundred photos
+    does not hold up everyone else and still gets every answer. Only photos count:
+    text and commands cost no forward pass. Only the event loop's thread calls
+    it, so it needs no lock.
+
+    Args:
+        burst: Photos tagged at once.
+        per_minute: Sustained photos per minute once the burst is spent (at least 1).
+        max_wait: A photo whose turn would come later than this is refused.
+        clock: Monotonic seconds (tests pass their own).
     """
 
     def __init__(
-        self, *, burst: int, per_minute: float, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        burst: int,
+        per_minute: float,
+        max_wait: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.burst = max(1, burst)
-        self.rate = max(per_minute, 0.0) / 60.0
+        self.rate = max(per_minute, 1.0) / 60.0
+        self.max_wait = max_wait
         self._clock = clock
         self._buckets: dict[int, _Bucket] = {}
 
-    def admit(self, user_id: int) -> tuple[bool, bool]:
-        """Whether this message may be processed, and whether to tell the user to slow down.
+    def reserve(self, user_id: int) -> Turn:
+        """Book this user's next photo a turn.
 
-        The warning is given once per flood, not for every dropped message, so the
-        bot's answers never become a flood of their own.
+        The person is told once per flood, when the first photo has to wait, so
+        the bot's answers never become a flood of their own.
         """
         now = self._clock()
         bucket = self._buckets.setdefault(user_id, _Bucket(float(self.burst), now))
@@ -53,10 +82,14 @@ class FloodGate:
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             bucket.warned = False
-            return True, False
+            return Turn()
+        wait = (1.0 - bucket.tokens) / self.rate
+        if wait > self.max_wait:
+            return Turn(refused=True)
+        bucket.tokens -= 1.0  # a debt: the next photo waits one turn longer
         warn = not bucket.warned
         bucket.warned = True
-        return False, warn
+        return Turn(wait=wait, warn=warn)
 
 
 def retry_seconds(error: RetryAfter) -> float:

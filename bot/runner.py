@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from bot.config import BotConfig, ChatPrefs
 from bot.credentials import (  # keyring_available, load_token, save_token: for the desktop
@@ -139,7 +140,7 @@ class BotRunner:
         self._lines: collections.deque[str] = collections.deque(maxlen=log_lines)
         self._listeners: list[Listener] = []
         self._log_listeners: list[Callable[[str], None]] = []
-        self._prefs: dict[int, ChatPrefs] = {}  # per chat, kept across restarts
+        self._prefs: dict[int, ChatPrefs] = {}  # per chat, loaded from the store at each start
         self._run: _Run | None = None
         self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
 
@@ -313,34 +314,68 @@ class BotRunner:
             asyncio.set_event_loop(None)
 
     async def _serve(self, run: _Run, loop: asyncio.AbstractEventLoop, config: BotConfig) -> None:
-        from bot.handlers import BotState, build_application
+        from telegram.error import InvalidToken, NetworkError
+
+        from bot.handlers import BotState, build_application, set_command_menu
+        from bot.instance import ELSEWHERE, InstanceLock
         from bot.service import PhotoService
+        from core.settings import data_dir
 
         stop_event = asyncio.Event()
         with self._lock:
             run.loop, run.stop_event = loop, stop_event
             if run.stop_requested.is_set():
                 return
+        conflict: list[str] = []
+
+        def polling_error(error: Exception) -> None:
+            from telegram.error import Conflict
+
+            if isinstance(error, Conflict):  # polling again would only fight the other copy
+                if not conflict:
+                    conflict.append(ELSEWHERE)
+                    stop_event.set()
+                return
+            self._polling_error(error)
+
+        lock = InstanceLock(data_dir(), config.token)
+        try:
+            lock.acquire()  # before Telegram is asked anything: a second copy stops here
+        except RuntimeError as exc:
+            raise BotApiError(str(exc)) from None
         service = PhotoService(config, self._tagger_factory)
         try:
             await service.warm_up()  # the model loads before we claim to be running
             if stop_event.is_set():
                 return
+            self._prefs.update(await service.chat_prefs())
             state = BotState(config, service, self._prefs, report=self._count)
             app = build_application(state)
-            async with app:  # getMe: a wrong token fails here, in one clear sentence
+            try:
+                await app.initialize()  # getMe: checks the URL and the token
+            except (InvalidToken, NetworkError) as exc:
+                raise BotApiError(_describe_start(exc, config.api_url)) from None
+            try:
+                await set_command_menu(app)
                 await app.updater.start_polling(
-                    timeout=int(config.poll_timeout), error_callback=self._polling_error
+                    timeout=int(config.poll_timeout), error_callback=polling_error
                 )
                 await app.start()
                 log.info("bot @%s is running", app.bot.username)
                 self._set_status("running", f"@{app.bot.username}")
                 await stop_event.wait()
                 log.info("bot @%s is stopping", app.bot.username)
-                await app.updater.stop()
+                state.stopping.set()  # photos waiting their turn give up at once
+                if app.updater.running:
+                    await app.updater.stop()
                 await app.stop()
+            finally:
+                await app.shutdown()
         finally:
             await asyncio.to_thread(service.close)
+            lock.release()
+        if conflict:
+            raise BotApiError(conflict[0])
 
     def _polling_error(self, error: Exception) -> None:
         # PTB retries polling by itself; say what is wrong without flooding the log.
@@ -406,10 +441,36 @@ def _as_secret(token: Secret | str | None) -> Secret | None:
     return register_secret(secret)
 
 
+class BotApiError(RuntimeError):
+    """The bot cannot work with this Bot API server, token or computer; one sentence why."""
+
+
+def _describe_start(exc: Exception, api_url: str) -> str:
+    """Which part of the Bot API URL or the token is wrong, from getMe's failure."""
+    from telegram.error import InvalidToken
+
+    parts = urlsplit(api_url)
+    server = f"{parts.scheme}://{parts.netloc}"
+    if isinstance(exc, InvalidToken):
+        answer = str(exc.__cause__ or exc)  # PTB wraps the server's answer in its own
+        if "not found" in answer.lower():
+            return (
+                f"the server at {server} has no Bot API under {parts.path or '/'}: "
+                "check the path of the Bot API URL (or the bot token)"
+            )
+        return "Telegram refused the bot token; check it in the settings"
+    return (
+        f"cannot reach the Bot API server at {server}: check the host and port of the "
+        f"Bot API URL, and the network ({redact(str(exc)) or type(exc).__name__})"
+    )
+
+
 def _describe(exc: BaseException) -> str:
     """One redacted sentence for the status line: what failed, in words a person can act on."""
     from telegram.error import InvalidToken, NetworkError
 
+    if isinstance(exc, BotApiError):
+        return redact(str(exc))
     if isinstance(exc, InvalidToken):
         return "Telegram refused the bot token; check it in the settings"
     text = redact(str(exc)) or type(exc).__name__

@@ -11,6 +11,7 @@ factory hands in one already open (the desktop app's, or the tests').
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -112,6 +113,30 @@ class PhotoService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._store_pool, lambda: self._open_store().tag_states(photo_id)
+        )
+
+    async def chat_prefs(self) -> dict[int, ChatPrefs]:
+        """Every chat's stored /settings over the run's defaults (unknown keys are ignored)."""
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(
+            self._store_pool, lambda: self._open_store().chat_settings()
+        )
+        defaults = self.config.defaults
+        prefs = {}
+        for chat_id, values in stored.items():
+            known = {k: v for k, v in values.items() if k in ChatPrefs.__dataclass_fields__}
+            try:
+                prefs[chat_id] = dataclasses.replace(defaults, **known)
+            except TypeError:  # pragma: no cover - a hand-edited row
+                continue
+        return prefs
+
+    async def save_prefs(self, chat_id: int, prefs: ChatPrefs) -> None:
+        """Store one chat's /settings, so they outlive a restart."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._store_pool,
+            lambda: self._open_store().save_chat_settings(chat_id, dataclasses.asdict(prefs)),
         )
 
     async def warm_up(self) -> None:

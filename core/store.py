@@ -675,6 +675,19 @@ class Store:
 
     # -- files PhotoTagger rewrote ------------------------------------------------------
 
+    def chat_settings(self) -> dict[int, dict[str, object]]:
+        """Each Telegram chat's own settings, as the bot stored them, by chat id."""
+        rows = self.db.execute("select chat_id, settings from chat_settings").fetchall()
+        return {int(chat): json.loads(values) for chat, values in rows}
+
+    def save_chat_settings(self, chat_id: int, values: dict[str, object]) -> None:
+        """Store one chat's settings (replacing what it had), committed at once."""
+        with self.db.atomic():
+            self.db["chat_settings"].upsert(
+                {"chat_id": chat_id, "settings": json.dumps(values), "updated": _now()},
+                pk="chat_id",
+            )
+
     def note_metadata_written(
         self, uri: str, *, before: tuple[int, int], after: tuple[int, int]
     ) -> None:
@@ -707,3 +720,12 @@ def m006_learned_versions(db: Database) -> None:
     db["heads"].add_column("gates", str)
     db["heads"].add_column("evidence", bytes)
     db.execute("update heads set status = 'retired'")
+
+
+@migrations()
+def m008_chat_settings(db: Database) -> None:
+    # The bot's per-chat /settings (tag count, threshold, hashtag style) as JSON, so a
+    # new setting needs no migration; they outlive a restart of the bot.
+    db["chat_settings"].create(
+        {"chat_id": int, "settings": str, "updated": str}, pk="chat_id", if_not_exists=True
+    )

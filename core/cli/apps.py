@@ -17,11 +17,19 @@ from core.cli import (
 )
 @click.pass_context
 def bot(ctx: click.Context) -> None:
-    """Run the Telegram bot headless until Ctrl+C (options: phototagger bot --help)."""
-    import subprocess
+    """Run the Telegram bot headless until Ctrl+C or SIGTERM (options: phototagger bot --help)."""
+    import os
 
-    # core must not import bot (layering), so the bot runs as its own module.
-    sys.exit(subprocess.call([sys.executable, "-m", "bot", *ctx.args]))
+    # core must not import bot (layering), so this process becomes ``python -m bot``:
+    # exec keeps the process id, so SIGTERM from systemd, Docker or kill reaches the bot.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "bot", *ctx.args]
+    if sys.platform == "win32":  # no exec there: run it and pass on its exit status
+        import subprocess
+
+        sys.exit(subprocess.call(argv))
+    os.execv(sys.executable, argv)
 
 
 @cli.command()

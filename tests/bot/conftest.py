@@ -39,7 +39,7 @@ def make_runner(api: FakeBotApi, tagger, tmp_path: Path) -> Iterator[Callable[..
 
     def make(*, start: bool = True, token: str = TOKEN, **overrides: object) -> BotRunner:
         settings = Settings(bot_api_url=api.base_url, bot_allowed_users=f"{USER}, 5555")
-        for name in ("threshold", "top_k", "hashtag_style", "bot_open_to_all"):
+        for name in ("threshold", "top_k", "hashtag_style", "bot_open_to_all", "bot_api_url"):
             if name in overrides:
                 settings = settings.replace(**{name: overrides.pop(name)})
         runner = BotRunner(

@@ -188,6 +188,7 @@ class FakeBotApi:
         self._failures: dict[str, deque[int]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._stopping = False
+        self._conflict = False
         self._active = 0  # requests being handled, so stop() can let parked polls answer
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -292,6 +293,17 @@ class FakeBotApi:
         """Makes the next call of ``method`` answer 429 Too Many Requests (flood control)."""
         with self._cond:
             self._failures[method.lower()].append(retry_after)
+
+    def conflict(self, on: bool = True) -> None:
+        """Makes getUpdates answer 409 Conflict, as Telegram does while another copy polls."""
+        with self._cond:
+            self._conflict = on
+            self._cond.notify_all()
+
+    def lose_files(self) -> None:
+        """Makes every file known so far fail to download (404), as an expired file does."""
+        with self._cond:
+            self._paths.clear()
 
     def calls(self, method: str) -> list[Params]:
         """Snapshot of the params of every recorded call of ``method`` (case-insensitive)."""
@@ -408,6 +420,12 @@ class FakeBotApi:
         offset, limit = int(p.get("offset") or 0), int(p.get("limit") or 100)
         deadline = time.monotonic() + min(float(p.get("timeout") or 0), 50)
         with self._cond:
+            if self._conflict:
+                raise _ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             while not self._updates and not self._stopping:
                 if not self._cond.wait(deadline - time.monotonic()):
