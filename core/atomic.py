@@ -53,11 +53,12 @@ def _take_mode(tmp: Path, original: os.stat_result | None) -> None:
             os.chown(tmp, original.st_uid, original.st_gid)
 
 
-def replace_bytes(path: Path, data: bytes) -> os.stat_result:
-    """Replace ``path`` with ``data`` atomically; returns the new file's stat.
+@contextlib.contextmanager
+def _replacing_fd(path: Path) -> Iterator[int]:
+    """A temporary file's descriptor that replaces ``path`` when the block ends without an error.
 
-    An existing file keeps its permission bits (and owner, where allowed); a new
-    one gets the umask's. Hard links to the old file keep the old content.
+    The block writes, flushes to disk and closes the descriptor; the old file's
+    permission bits (or the umask's, for a new file) then go to the new one.
     """
     try:
         original: os.stat_result | None = os.stat(path)
@@ -65,34 +66,36 @@ def replace_bytes(path: Path, data: bytes) -> os.stat_result:
         original = None
     fd, tmp = _create_temp(path)
     try:
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        yield fd
         _take_mode(tmp, original)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def replace_bytes(path: Path, data: bytes) -> os.stat_result:
+    """Replace ``path`` with ``data`` atomically; returns the new file's stat.
+
+    An existing file keeps its permission bits (and owner, where allowed); a new
+    one gets the umask's. Hard links to the old file keep the old content.
+    """
+    with _replacing_fd(path) as fd:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return os.stat(path)
 
 
 @contextlib.contextmanager
 def replacing(path: Path, *, encoding: str, newline: str | None = None) -> Iterator[IO[str]]:
     """A text file to write that replaces ``path`` when the block ends without an error."""
-    try:
-        original: os.stat_result | None = os.stat(path)
-    except FileNotFoundError:
-        original = None
-    fd, tmp = _create_temp(path)
-    try:
-        with open(fd, "w", encoding=encoding, newline=newline) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        _take_mode(tmp, original)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with (
+        _replacing_fd(path) as fd,
+        open(fd, "w", encoding=encoding, newline=newline) as fh,
+    ):
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
