@@ -164,3 +164,30 @@ def make_thumbnail(
     thumb = decoded.image.copy()
     thumb.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return thumb
+
+
+def decode_to_fit(
+    source: bytes | Path, *, width: int, height: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> DecodedPhoto:
+    """Decode a photo no larger than it will be shown: it fits in ``width`` x ``height``.
+
+    JPEGs are draft-decoded at the smallest DCT scale that still covers the box,
+    so a 24 MP photo shown on a 1080p screen decodes at a quarter of its size;
+    the result is then reduced to fit the box (never enlarged). ``width`` and
+    ``height`` of the result are the original's, after orientation.
+    """
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes | bytearray) else source) as img:
+        w, h = img.size
+        if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+            w, h = h, w
+    scale = min(1.0, width / max(w, 1), height / max(h, 1))
+    decoded = decode_photo(
+        source, min_short_side=max(1, int(np.ceil(min(w, h) * scale))), max_pixels=max_pixels
+    )
+    image = decoded.image
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if image.size[0] > target[0] or image.size[1] > target[1]:
+        image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return DecodedPhoto(
+        image=image, width=decoded.width, height=decoded.height, format=decoded.format
+    )

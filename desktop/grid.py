@@ -6,8 +6,8 @@ thousand photos: only the cards on screen exist, and only for a moment.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -157,7 +157,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
 
 class PhotoGridView(QListView):
-    """The grid itself: icon mode, uniform cards, batched layout for big folders."""
+    """The grid itself: icon mode, uniform cards, batched layout for big folders.
+
+    Signals:
+        openRequested: Space, Enter or a double-click on a photo: show it full size.
+    """
+
+    openRequested = Signal()
+    _OPEN_KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,6 +182,15 @@ class PhotoGridView(QListView):
         self.setWordWrap(False)
         self.grid_delegate = ThumbnailDelegate(self)
         self.setItemDelegate(self.grid_delegate)
+        self.doubleClicked.connect(lambda _index: self.openRequested.emit())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        plain = event.modifiers() == Qt.KeyboardModifier.NoModifier
+        if event.key() in self._OPEN_KEYS and plain and self.currentIndex().isValid():
+            self.openRequested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def set_thumb_size(self, size: int) -> None:
         self.grid_delegate.thumb_size = size

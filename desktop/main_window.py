@@ -23,9 +23,12 @@ from PySide6.QtGui import (
     QPixmap,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QMainWindow,
     QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -43,12 +46,15 @@ from desktop.dialogs import (
     ShortcutsDialog,
     UrlDialog,
 )
+from desktop.filter_bar import EmptyGridPage, FilterBar, filter_summary, plural
 from desktop.grid import PhotoGridView
+from desktop.keyboard import KeyboardRouter
 from desktop.learn import LearnController
 from desktop.models import PhotoFilterProxyModel, PhotoItem, ThumbnailModel
 from desktop.run_bar import RunStatusBar, RunToolBar
 from desktop.sidebar import SidebarWidget
 from desktop.tag_panel import TagPanel, mosaic
+from desktop.viewer import PhotoViewer
 from desktop.workers import (
     DbWorker,
     InferenceWorker,
@@ -76,6 +82,7 @@ class MainWindow(QMainWindow):
             str(core_settings.config_dir() / "window.ini"), QSettings.Format.IniFormat
         )
         self.folder: Path | None = None
+        self._scanned = False  # whether the open folder's scan has come back
         self.inference: InferenceWorker | None = None
         self.undo_stack: list[tuple[list[int], dict[str, int], str]] = []
         self.last_export: Path | None = None
@@ -103,6 +110,8 @@ class MainWindow(QMainWindow):
         self._counts_timer.timeout.connect(self._refresh_counts)
         self.model.itemsChanged.connect(self._counts_timer.start)
         self._restore_ui_state()
+        self.keyboard = KeyboardRouter(self)
+        self._update_grid_page()
         self.db.submit(tasks.completions, self.panel.set_completions)
         self.db.submit(tasks.backbone_notes, self._show_backbone_notes)
 
@@ -118,17 +127,51 @@ class MainWindow(QMainWindow):
         self.grid.grid_delegate.hashtag_style = self.settings.hashtag_style
         self.grid.setModel(self.proxy)
         self.grid.selectionModel().selectionChanged.connect(self._on_selection)
+        self.grid.selectionModel().currentChanged.connect(self._on_current)
+        self.grid.openRequested.connect(self.open_viewer)
         self.panel = TagPanel()
         self.panel.set_hashtag_style(self.settings.hashtag_style)
         self.panel.decisionRequested.connect(self.decide)
+        self.panel.add_edit.returnPressed.connect(self.focus_home)
+        self.sidebar.tag_search.returnPressed.connect(self.focus_home)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(self._build_center())
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([250, 800, 380])
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
+
+    def _build_center(self) -> QWidget:
+        """The middle column: the filter bar over the grid (or the empty page), or the viewer."""
+        self.filter_bar = FilterBar()
+        self.filter_bar.clearRequested.connect(self.clear_filters)
+        self.empty_page = EmptyGridPage()
+        self.empty_page.openRequested.connect(self.choose_folder)
+        self.empty_page.clearRequested.connect(self.clear_filters)
+        self.grid_stack = QStackedWidget()
+        self.grid_stack.addWidget(self.grid)
+        self.grid_stack.addWidget(self.empty_page)
+        grid_page = QWidget()
+        layout = QVBoxLayout(grid_page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.grid_stack, 1)
+        self.viewer = PhotoViewer()
+        self.viewer.closeRequested.connect(self.close_viewer)
+        self.center = QStackedWidget()
+        self.center.addWidget(grid_page)
+        self.center.addWidget(self.viewer)
+        for signal in (
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+            self.proxy.modelReset,
+            self.proxy.layoutChanged,
+        ):
+            signal.connect(self._update_grid_page)
+        return self.center
 
     def _action(
         self, text: str, keys: str | QKeySequence.StandardKey | None, slot, tip: str = ""
@@ -161,8 +204,19 @@ class MainWindow(QMainWindow):
             lambda: self.start_tagging(selection_only=True),
             "Tag the selected photos",
         )
-        self.cancel_action = a("Cancel Run", "Esc", self.cancel_tagging, "Stop tagging")
+        self.cancel_action = a("Cancel Run", None, self.cancel_tagging, "Stop tagging (Esc)")
         self.cancel_action.setEnabled(False)
+        self.escape_action = a(
+            "Back to the Grid / Cancel Run",
+            "Esc",
+            self.escape,
+            "Leave a text field or the viewer; in the grid, stop tagging",
+        )
+        self.view_action = a("View Full Size", "Space", self.open_viewer, "Show the photo large")
+        self.view_action.setShortcuts([QKeySequence("Space"), QKeySequence("Return")])
+        # Only from the grid: Space and Enter keep their meaning in fields and buttons.
+        self.view_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.grid.addAction(self.view_action)
         self.accept_action = a("Accept Tag", "A", self.panel.accept_current)
         self.reject_action = a("Reject Tag", "R", self.panel.reject_current)
         self.remove_action = a("Remove Tag", "Del", self.panel.remove_current)
@@ -274,6 +328,7 @@ class MainWindow(QMainWindow):
     def _refresh_counts(self) -> None:
         states = self.model.state_counts()
         self.sidebar.update_counts(states, self.model.tag_counts())
+        self._update_grid_page()
         total = sum(states.values())
         done = states["suggested"] + states["reviewed"]
         text = f"{total} photos · {done} tagged · {states['reviewed']} reviewed"
@@ -309,6 +364,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{folder.name} — PhotoTagger")
         self._remember_recent(str(folder))
         self.sidebar.reveal(str(folder))
+        self.sidebar.clear_filters()  # a filter chosen for the last folder means nothing here
+        if self.viewer_open():
+            self.close_viewer()
+        self._scanned = False
         self.show_message(f"Reading {folder}…")
         self.db.submit(partial(tasks.scan_folder, folder=folder), self._show_refs)
 
@@ -319,9 +378,12 @@ class MainWindow(QMainWindow):
         self.db.submit(partial(tasks.scan_inputs, inputs=inputs), self._show_refs)
 
     def _show_refs(self, refs: list[PhotoRef]) -> None:
+        self._scanned = True
         self.model.set_refs(refs)
         self.panel.set_items([])
-        self.show_message(f"{len(refs)} photos" + (f" in {self.folder}" if self.folder else ""))
+        self.show_message(
+            plural(len(refs), "photo") + (f" in {self.folder}" if self.folder else "")
+        )
         self._register(refs)
 
     def _register(self, refs: list[PhotoRef]) -> None:
@@ -489,6 +551,96 @@ class MainWindow(QMainWindow):
     def _on_preview_loaded(self, uri: str, size: int, image: QImage) -> None:
         if size == PREVIEW_SIZE and uri == self._preview_uri:
             self.panel.set_preview(QPixmap.fromImage(image))
+
+    # -- viewer and focus ------------------------------------------------------------
+
+    def current_item(self) -> PhotoItem | None:
+        index = self.grid.currentIndex()
+        if not index.isValid():
+            return None
+        return self.model.item(self.proxy.mapToSource(index).row())
+
+    def viewer_open(self) -> bool:
+        return self.center.currentWidget() is self.viewer
+
+    def open_viewer(self) -> None:
+        """Show the current photo full size (Space, Enter, double-click)."""
+        if not self.grid.currentIndex().isValid():
+            if not self.proxy.rowCount():
+                return
+            self.grid.setCurrentIndex(self.proxy.index(0, 0))
+        self.center.setCurrentWidget(self.viewer)
+        self.panel.preview.hide()  # the photo is large beside the panel: give the tags the room
+        self._show_current_in_viewer()
+        self.viewer.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def close_viewer(self) -> None:
+        self.center.setCurrentIndex(0)
+        self.panel.preview.show()
+        self.viewer.show_item(None)
+        self.focus_home()
+        self.grid.scrollTo(self.grid.currentIndex())
+
+    def _on_current(self, *_args) -> None:
+        if self.viewer_open():
+            self._show_current_in_viewer()
+
+    def _show_current_in_viewer(self) -> None:
+        index = self.grid.currentIndex()
+        item = self.current_item()
+        ahead = None
+        if index.isValid() and index.row() + 1 < self.proxy.rowCount():
+            ahead = self.model.item(
+                self.proxy.mapToSource(self.proxy.index(index.row() + 1, 0)).row()
+            )
+        thumb = self.model.thumbnail(item) if item is not None else None
+        self.viewer.show_item(item, thumb, ahead=ahead)
+
+    def home_widget(self) -> QWidget:
+        """Where focus belongs when nothing is being typed: the viewer if open, else the grid."""
+        return self.viewer if self.viewer_open() else self.grid
+
+    def focus_home(self) -> None:
+        self.home_widget().setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def escape(self) -> None:
+        """Esc: leave a field (its half-typed tag is dropped), then the viewer, then stop a run."""
+        focus = QApplication.focusWidget()
+        home = self.home_widget()
+        if focus is not None and focus is not home and not home.isAncestorOf(focus):
+            if focus is self.panel.add_edit:
+                self.panel.add_edit.clear()
+            self.focus_home()
+        elif self.viewer_open():
+            self.close_viewer()
+        elif self.inference is not None:
+            self.cancel_tagging()
+        else:
+            self.focus_home()
+
+    # -- filters -------------------------------------------------------------------
+
+    def clear_filters(self) -> None:
+        self.sidebar.clear_filters()
+        self.focus_home()
+
+    def _update_grid_page(self, *_args) -> None:
+        """The filter bar's line, and the empty page when the grid would be blank."""
+        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        state, tag = self.proxy.state, self.proxy.tag
+        style = self.settings.hashtag_style
+        self.filter_bar.show_filter(state=state, tag=tag, shown=shown, total=total, style=style)
+        if shown:
+            self.grid_stack.setCurrentWidget(self.grid)
+            return
+        if total:
+            summary = filter_summary(state=state, tag=tag, shown=0, total=total, style=style)
+            self.empty_page.show_no_match(summary)
+        elif self.folder is not None and self._scanned:
+            self.empty_page.show_no_photos(str(self.folder))
+        else:
+            self.empty_page.show_start()
+        self.grid_stack.setCurrentWidget(self.empty_page)
 
     def step_photo(self, step: int) -> None:
         count = self.proxy.rowCount()

@@ -199,6 +199,13 @@ class SidebarWidget(QWidget):
         self._filter_tags(self.tag_search.text())
         self.tagChosen.emit(tag)
 
+    def clear_filters(self) -> None:
+        """Every photo again: no state, no tag, an empty search."""
+        self.tag_search.clear()
+        if self._active_tag:
+            self.choose_tag("")
+        self.choose_state("")
+
     def choose_state(self, state: str) -> None:
         for row in range(self.states.count()):
             if self.states.item(row).data(Qt.ItemDataRole.UserRole) == state:
