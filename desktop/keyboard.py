@@ -7,7 +7,7 @@ window's actions, and keeps for the field only what typing needs:
 
 * printable keys in a text field type (J types "j" in the add-tag box);
 * in a number box, letters are the window's (J still moves to the next photo);
-* Ctrl+Z is the field's only while the field has something to undo;
+* Ctrl+Z is the field's only while it holds text (an empty field's undo is the decision's);
 * the editing keys (copy, cut, paste, select all, redo, cursor moves) stay with the field;
 * Esc is always the window's: it leaves the field, focus goes back to the grid.
 """
@@ -97,5 +97,5 @@ class KeyboardRouter(QObject):
             # Letters type in a text field; a number box has no use for them.
             return spin_box and Qt.Key.Key_A <= key <= Qt.Key.Key_Z
         if event.matches(QKeySequence.StandardKey.Undo):
-            return not field.isUndoAvailable()
+            return not field.text()
         return not any(event.matches(k) for k in _FIELD_KEYS)

@@ -132,8 +132,9 @@ class MainWindow(QMainWindow):
         self.panel = TagPanel()
         self.panel.set_hashtag_style(self.settings.hashtag_style)
         self.panel.decisionRequested.connect(self.decide)
-        self.panel.add_edit.returnPressed.connect(self.focus_home)
-        self.sidebar.tag_search.returnPressed.connect(self.focus_home)
+        # After the completer's popup has closed (it gives focus back to the field as it goes).
+        for field in (self.panel.add_edit, self.sidebar.tag_search):
+            field.returnPressed.connect(lambda: QTimer.singleShot(0, self.focus_home))
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(self._build_center())
@@ -601,6 +602,8 @@ class MainWindow(QMainWindow):
         return self.viewer if self.viewer_open() else self.grid
 
     def focus_home(self) -> None:
+        if not self.isActiveWindow():  # a closing completer popup may have kept the activation
+            self.activateWindow()
         self.home_widget().setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def escape(self) -> None:
