@@ -232,6 +232,7 @@ class ExportDialog(QDialog):
         shown: int | None = None,
         total: int | None = None,
         min_score: float = 0.5,
+        filter_text: str = "",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -264,12 +265,18 @@ class ExportDialog(QDialog):
         self.sidecar_box.addItem("photo.xmp (Lightroom)", "photo.xmp")
         self.all_radio = QRadioButton("All photos" + (f" ({total})" if total is not None else ""))
         self.shown_radio = QRadioButton(
-            "Only the photos the grid's filter shows" + (f" ({shown})" if shown is not None else "")
+            f"What the filter shows: {filter_text}"
+            if filter_text
+            else "Only the photos the grid's filter shows"
+            + (f" ({shown})" if shown is not None else "")
         )
-        self.selection_radio = QRadioButton(f"Only the {selected} selected photos")
+        self.selection_radio = QRadioButton(
+            "Only the selected photo" if selected == 1 else f"Only the {selected} selected photos"
+        )
         self.selection_radio.setEnabled(selected > 0)
         self.shown_radio.setEnabled(shown is None or shown > 0)
-        self.all_radio.setChecked(True)
+        # A filter on screen is what the person is looking at: export that, unless told otherwise.
+        (self.shown_radio if filter_text and shown else self.all_radio).setChecked(True)
         photo_group = QButtonGroup(self)
         for radio in (self.all_radio, self.shown_radio, self.selection_radio):
             photo_group.addButton(radio)

@@ -712,6 +712,7 @@ class MainWindow(QMainWindow):
             shown=self.proxy.rowCount(),
             total=self.model.rowCount(),
             min_score=max(self.threshold, 0.5),
+            filter_text=self.filter_bar.label.text(),
             parent=self,
         )
         if dialog.exec():
@@ -748,7 +749,7 @@ class MainWindow(QMainWindow):
                 top_k=self.top_k,
                 style=self.settings.hashtag_style,
             ),
-            lambda count: self.show_message(f"Exported {count} photos to {path}"),
+            lambda count: self.show_message(f"Exported {plural(count, 'photo')} to {path}"),
             lambda exc: self.show_message(f"Export failed: {exc}", error=True),
         )
 
