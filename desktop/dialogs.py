@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 from core.errors import PhotoTaggerError
 from core.settings import Settings, editable_fields, validate
 from core.sources import is_url
+from core.vocabulary import hashtag
 from desktop.bot_panel import BotBridge, BotPanel
 
 BOT_SECTION = "Telegram bot"
@@ -79,7 +81,10 @@ class SettingsDialog(QDialog):
             if section not in forms:
                 page = QWidget()
                 forms[section] = QFormLayout(page)
-                forms[section].setSpacing(10)
+                forms[section].setSpacing(8)
+                forms[section].setFieldGrowthPolicy(
+                    QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint
+                )
                 self.tabs.addTab(page, section)
             label = QLabel(f.metadata.get("label", f.name))
             label.setToolTip(f.metadata.get("help", ""))
@@ -116,7 +121,10 @@ class SettingsDialog(QDialog):
         if isinstance(choices, tuple):
             box = QComboBox()
             for choice in choices:
-                box.addItem(str(choice), choice)
+                label = str(choice)
+                if f.name == "hashtag_style":  # the words alone say little: show one
+                    label = f"{hashtag('golden retriever', style=choice)}  ({choice})"
+                box.addItem(label, choice)
             box.setCurrentIndex(max(0, box.findData(value)))
             return box
         if f.type in (bool, "bool"):
@@ -136,6 +144,7 @@ class SettingsDialog(QDialog):
             dspin.setValue(float(value))
             return dspin
         edit = QLineEdit(str(value))
+        edit.setMinimumWidth(320)
         if meta.get("kind") != "file":
             return edit
         edit.setPlaceholderText("default location")
@@ -407,6 +416,8 @@ class ShortcutsDialog(QDialog):
         table = QTableWidget(len(shortcuts), 2)
         table.setHorizontalHeaderLabels(["Action", "Keys"])
         table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.horizontalHeader().setStretchLastSection(True)
         for row, (label, keys) in enumerate(shortcuts):
             table.setItem(row, 0, QTableWidgetItem(label))

@@ -6,7 +6,16 @@ thousand photos: only the cards on screen exist, and only for a moment.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -199,6 +208,8 @@ class PhotoGridView(QListView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_columns()
+        # Again once the scroll bar has settled: its coming or going changes the viewport width.
+        QTimer.singleShot(0, self._fit_columns)
 
     def _fit_columns(self) -> None:
         """Share the width out between the columns, so no strip is left empty on the right."""

@@ -140,7 +140,6 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self._build_center())
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([250, 800, 380])
         self.splitter.setChildrenCollapsible(False)
         self.setCentralWidget(self.splitter)
 
@@ -248,6 +247,13 @@ class MainWindow(QMainWindow):
             "Near-duplicates with their keeper, and the best photos to pick",
         )
         self.select_all_action = a("Select All Photos", "Ctrl+A", self.grid.selectAll)
+        self.panels_action = a(
+            "Show/Hide Side Panels", "Tab", self.toggle_side_panels, "Give the grid the whole width"
+        )
+        self.sidebar_action = a(
+            "Show/Hide Folders and Filters", "F7", lambda: self.toggle_panel(self.sidebar)
+        )
+        self.panel_action = a("Show/Hide Tag Panel", "F8", lambda: self.toggle_panel(self.panel))
         self.shortcuts_action = a("Keyboard Shortcuts", "F1", self.show_shortcuts)
         self.quit_action = a("Quit", "Ctrl+Q", self.close)
 
@@ -308,6 +314,14 @@ class MainWindow(QMainWindow):
         review_menu.addSeparator()
         review_menu.addAction(self.learn_action)
         review_menu.addAction(self.curate_action)
+        view_menu = menus.addMenu("&View")
+        for action in (
+            self.view_action,
+            self.panels_action,
+            self.sidebar_action,
+            self.panel_action,
+        ):
+            view_menu.addAction(action)
         menus.addMenu("&Help").addAction(self.shortcuts_action)
 
     def shortcut_table(self) -> list[tuple[str, str]]:
@@ -332,7 +346,7 @@ class MainWindow(QMainWindow):
         self._update_grid_page()
         total = sum(states.values())
         done = states["suggested"] + states["reviewed"]
-        text = f"{total} photos · {done} tagged · {states['reviewed']} reviewed"
+        text = f"{plural(total, 'photo')} · {done:,} tagged · {states['reviewed']:,} reviewed"
         if states["failed"]:
             text += f" · {states['failed']} failed"
         self.counts_label.setText(text)
@@ -504,7 +518,7 @@ class MainWindow(QMainWindow):
         if summary is None:
             return
         verb = "Cancelled after" if summary.cancelled else "Tagged"
-        text = f"{verb} {summary.tagged} photos in {summary.elapsed:.1f} s"
+        text = f"{verb} {plural(summary.tagged, 'photo')} in {summary.elapsed:.1f} s"
         if summary.skipped:
             text += f" · {summary.skipped} already done"
         if summary.failed:
@@ -621,6 +635,22 @@ class MainWindow(QMainWindow):
         else:
             self.focus_home()
 
+    def toggle_side_panels(self) -> None:
+        """Tab, as in Lightroom: hide both side columns, or show both again."""
+        show = self.sidebar.isHidden() and self.panel.isHidden()
+        self.sidebar.setVisible(show)
+        self.panel.setVisible(show)
+        self._keep_focus_visible()
+
+    def toggle_panel(self, panel: QWidget) -> None:
+        panel.setVisible(panel.isHidden())
+        self._keep_focus_visible()
+
+    def _keep_focus_visible(self) -> None:
+        focus = QApplication.focusWidget()
+        if focus is None or not focus.isVisible():
+            self.focus_home()
+
     # -- filters -------------------------------------------------------------------
 
     def clear_filters(self) -> None:
@@ -666,8 +696,9 @@ class MainWindow(QMainWindow):
             self.undo_action.setEnabled(True)
             self._apply_updates(updates)
             verb = {"accept": "Accepted", "reject": "Rejected", "add": "Added", "remove": "Removed"}
-            plural = "s" if len(photos) > 1 else ""
-            self.show_message(f"{verb.get(action, action)} #{tag} on {len(photos)} photo{plural}")
+            self.show_message(
+                f"{verb.get(action, action)} #{tag} on {plural(len(photos), 'photo')}"
+            )
             self.panel.set_completions(
                 list(dict.fromkeys([tag, *self.panel.completer.model().stringList()]))
             )  # type: ignore[attr-defined]
@@ -758,7 +789,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, max(len(uris), 1))
         self.progress.setValue(0)
         self.progress.show()
-        self.show_message(f"Writing keywords for {len(uris)} photos…")
+        self.show_message(f"Writing keywords for {plural(len(uris), 'photo')}…")
         relay = ProgressRelay(self)
         relay.progressed.connect(lambda done, total: self.progress.setValue(done))
 
@@ -876,11 +907,17 @@ class MainWindow(QMainWindow):
         splitter = self.ui_state.value("splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
+        else:  # at 1280 px the side columns take less than 40 %, the grid the rest
+            self.splitter.setSizes([210, 760, 310])
+        for name, panel in (("sidebar_hidden", self.sidebar), ("panel_hidden", self.panel)):
+            panel.setHidden(self.ui_state.value(name, False, type=bool))
         self.sidebar.set_recent(self.recent_folders())
 
     def save_ui_state(self) -> None:
         self.ui_state.setValue("geometry", self.saveGeometry())
         self.ui_state.setValue("splitter", self.splitter.saveState())
+        self.ui_state.setValue("sidebar_hidden", self.sidebar.isHidden())
+        self.ui_state.setValue("panel_hidden", self.panel.isHidden())
         self.ui_state.sync()
 
     def shutdown(self) -> None:

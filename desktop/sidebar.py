@@ -6,7 +6,7 @@ with how many photos of the open folder it would show.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDir, QModelIndex, Qt, Signal
+from PySide6.QtCore import QDir, QModelIndex, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileSystemModel,
@@ -31,6 +31,16 @@ _STATE_LABELS = {
 }
 
 
+def photos_home() -> str:
+    """Where the folder tree starts: the user's Pictures folder where there is one, else home."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and QDir(pictures).exists() else QDir.homePath()
+
+
+def _inside(folder: str, parent: str) -> bool:
+    return folder == parent or folder.startswith(parent.rstrip("/") + "/")
+
+
 def _section(title: str) -> QLabel:
     label = QLabel(title.upper())
     label.setObjectName("sectionTitle")
@@ -53,19 +63,20 @@ class SidebarWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("sidebar")
-        self.setMinimumWidth(220)
+        self.setMinimumWidth(200)
+        self.start_folder = photos_home()
 
         self.fs_model = QFileSystemModel(self)
         self.fs_model.setFilter(
             QDir.Filter.AllDirs | QDir.Filter.NoDotAndDotDot | QDir.Filter.Drives
         )
-        self.fs_model.setRootPath(QDir.rootPath())
+        self.fs_model.setRootPath(self.start_folder)
         self.tree = QTreeView()
         self.tree.setModel(self.fs_model)
         for column in range(1, self.fs_model.columnCount()):
             self.tree.hideColumn(column)
         self.tree.setHeaderHidden(True)
-        self.tree.setRootIndex(self.fs_model.index(QDir.homePath()))
+        self.tree.setRootIndex(self.fs_model.index(self.start_folder))
         self.tree.setAnimated(False)
         self.tree.activated.connect(self._tree_activated)
         self.tree.doubleClicked.connect(self._tree_activated)
@@ -137,10 +148,13 @@ class SidebarWidget(QWidget):
 
     def reveal(self, folder: str) -> None:
         """Select a folder in the tree (the model loads its parents in the background)."""
-        home = QDir.homePath()
-        inside_home = folder == home or folder.startswith(home.rstrip("/") + "/")
-        # Home is where photos live; show the whole disk only for a folder outside it.
-        self.tree.setRootIndex(self.fs_model.index(home if inside_home else QDir.rootPath()))
+        # Pictures, then home, is where photos live; the whole disk only for a folder outside.
+        for root in (self.start_folder, QDir.homePath(), QDir.rootPath()):
+            if _inside(folder, root):
+                break
+        if self.fs_model.rootPath() != root:
+            self.fs_model.setRootPath(root)
+        self.tree.setRootIndex(self.fs_model.index(root))
         index = self.fs_model.index(folder)
         if index.isValid():
             self.tree.setCurrentIndex(index)

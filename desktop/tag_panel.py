@@ -245,7 +245,7 @@ class TagPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("tagPanel")
-        self.setMinimumWidth(320)
+        self.setMinimumWidth(300)
         self.items: list[PhotoItem] = []
         self._next_tag: str | None = None
 
@@ -280,7 +280,7 @@ class TagPanel(QWidget):
         self.reject_button.setObjectName("rejectButton")
         self.reject_button.setToolTip("Reject the current tag for the selected photos (R)")
         self.reject_button.clicked.connect(self.reject_current)
-        self.remove_button = QPushButton("Remove  Del")
+        self.remove_button = QPushButton("Remove")
         self.remove_button.setToolTip("Remove a confirmed tag (Delete)")
         self.remove_button.clicked.connect(self.remove_current)
         buttons = QHBoxLayout()
