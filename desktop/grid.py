@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.vocabulary import hashtag
-from desktop.models import ItemRole, PhotoItem, ThumbnailRole
+from desktop.models import GroupRole, ItemRole, PhotoItem, ThumbnailRole
 from desktop.theme import color
 
 _PAD = 8
@@ -113,6 +113,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
                 painter.setFont(glyph)
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "⚠")
         self._paint_badge(painter, item, box)
+        self._paint_group_caption(painter, index, card, option.font)
 
         font = QFont(option.font)
         font.setPointSizeF(max(7.5, font.pointSizeF() - 1))
@@ -129,6 +130,28 @@ class ThumbnailDelegate(QStyledItemDelegate):
         chips = QRect(inner.left(), name_rect.bottom() + 2, inner.width(), 18)
         self._paint_chips(painter, item, chips, metrics)
         painter.restore()
+
+    def _paint_group_caption(
+        self, painter: QPainter, index: QModelIndex | QPersistentModelIndex, card: QRect, font
+    ) -> None:
+        """The first card of a group (folder or day) carries the group's name."""
+        caption = index.data(GroupRole)
+        if caption is None:
+            return
+        row = index.row()
+        if row > 0 and index.sibling(row - 1, 0).data(GroupRole) == caption:
+            return
+        small = QFont(font)
+        small.setBold(True)
+        painter.setFont(small)
+        metrics = QFontMetrics(small)
+        text = metrics.elidedText(caption, Qt.TextElideMode.ElideMiddle, card.width() - 24)
+        rect = QRect(card.left() + 4, card.top() + 4, metrics.horizontalAdvance(text) + 14, 20)
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(rect), 6, 6)
+        painter.fillPath(path, color("accent"))
+        painter.setPen(color("text"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_badge(self, painter: QPainter, item: PhotoItem, box: QRect) -> None:
         badge = _BADGES.get(item.state)

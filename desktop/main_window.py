@@ -37,6 +37,7 @@ from core.backbones import list_backbones
 from core.settings import Settings
 from core.sources import PhotoRef
 from desktop import tasks
+from desktop.arrange import GROUPS, SORTS, GridArranger, describe_info
 from desktop.bot_panel import BotBridge
 from desktop.curation import CurationDialog
 from desktop.dialogs import (
@@ -102,6 +103,10 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
 
         self._build_central()
+        self.arranger = GridArranger(
+            self.model, base_folder=lambda: self.folder, show_message=self.show_message, parent=self
+        )
+        self.arranger.infoRead.connect(self._show_details)
         self._build_actions()
         self._build_toolbar()
         self._build_status_bar()
@@ -322,6 +327,8 @@ class MainWindow(QMainWindow):
             self.panel_action,
         ):
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        self.arranger.build_menus(view_menu)
         menus.addMenu("&Help").addAction(self.shortcuts_action)
 
     def shortcut_table(self) -> list[tuple[str, str]]:
@@ -554,6 +561,7 @@ class MainWindow(QMainWindow):
                 self.panel.set_preview(mosaic(thumbs))
             return
         item = items[0]
+        self._show_details()
         if self._preview_uri != item.ref.uri:
             self._preview_uri = item.ref.uri
             small = self.model.thumbnail(item)
@@ -562,6 +570,15 @@ class MainWindow(QMainWindow):
                 self.panel.set_preview(None, "No preview: the file could not be read")
             else:
                 self.loader.request(item.ref, PREVIEW_SIZE)
+
+    def _show_details(self) -> None:
+        """Date taken, camera and size of the one selected photo, read off the thread if new."""
+        if len(self.panel.items) != 1:
+            return
+        item = self.panel.items[0]
+        if item.info is None and item.ref.kind == "file":
+            self.arranger.reader.read_one(item.ref)
+        self.panel.set_details(describe_info(item.info))
 
     def _on_preview_loaded(self, uri: str, size: int, image: QImage) -> None:
         if size == PREVIEW_SIZE and uri == self._preview_uri:
@@ -911,6 +928,11 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes([210, 760, 310])
         for name, panel in (("sidebar_hidden", self.sidebar), ("panel_hidden", self.panel)):
             panel.setHidden(self.ui_state.value(name, False, type=bool))
+        sort, group = self.ui_state.value("sort", "folder"), self.ui_state.value("group", "none")
+        if sort in SORTS and sort != "folder":
+            self.arranger.set_sort(str(sort))
+        if group in GROUPS and group != "none":
+            self.arranger.set_group(str(group))
         self.sidebar.set_recent(self.recent_folders())
 
     def save_ui_state(self) -> None:
@@ -918,6 +940,8 @@ class MainWindow(QMainWindow):
         self.ui_state.setValue("splitter", self.splitter.saveState())
         self.ui_state.setValue("sidebar_hidden", self.sidebar.isHidden())
         self.ui_state.setValue("panel_hidden", self.panel.isHidden())
+        self.ui_state.setValue("sort", self.arranger.sort)
+        self.ui_state.setValue("group", self.arranger.group)
         self.ui_state.sync()
 
     def shutdown(self) -> None:
@@ -931,6 +955,8 @@ class MainWindow(QMainWindow):
         if self.bot_bridge is not None:
             self.bot_bridge.close()
         self.loader.stop()
+        self.viewer.decoder.stop()
+        self.arranger.reader.stop()
         self.db.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -8,7 +8,7 @@ picture, that is when the row is on screen.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap
 
+from core.photo_info import PhotoInfo
 from core.review import PhotoTag
 from core.sources import PhotoRef
 from desktop.workers import PhotoUpdate, ThumbnailLoader
@@ -32,6 +33,8 @@ STATES: tuple[PhotoState, ...] = ("untagged", "suggested", "reviewed", "failed")
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
 ThumbnailRole = Qt.ItemDataRole.UserRole + 2
+GroupRole = Qt.ItemDataRole.UserRole + 3
+"""The caption of the group a photo belongs to (folder, day), or None when not grouped."""
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -44,6 +47,7 @@ class PhotoItem:
     status: str = "new"
     error: str | None = None
     tags: tuple[PhotoTag, ...] = field(default=())
+    info: PhotoInfo | None = None  # date taken, camera, size: read lazily, off the GUI thread
 
     @property
     def name(self) -> str:
@@ -81,6 +85,7 @@ class ThumbnailModel(QAbstractListModel):
         self._items: list[PhotoItem] = []
         self._rows: dict[str, int] = {}
         self._loader = loader
+        self.group_of: Callable[[PhotoItem], str] | None = None
         self.thumb_size = thumb_size
         self._thumbs: OrderedDict[str, QPixmap] = OrderedDict()
         self._failed_thumbs: set[str] = set()
@@ -102,6 +107,8 @@ class ThumbnailModel(QAbstractListModel):
             return item
         if role == ThumbnailRole:
             return self.thumbnail(item)
+        if role == GroupRole:
+            return None if self.group_of is None else self.group_of(item)
         if role == Qt.ItemDataRole.DisplayRole:
             return item.name
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -166,6 +173,26 @@ class ThumbnailModel(QAbstractListModel):
         if rows:
             self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [ItemRole])
             self.itemsChanged.emit()
+
+    def arrange(self, key: Callable[[PhotoItem], object]) -> None:
+        """Put the rows in ``key`` order; selection and the current photo stay on their photos."""
+        self.layoutAboutToBeChanged.emit()
+        old = self._items
+        self._items = sorted(old, key=key)  # type: ignore[arg-type]
+        self._rows = {item.ref.uri: row for row, item in enumerate(self._items)}
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(self._rows[old[index.row()].ref.uri]) for index in persistent],
+        )
+        self.layoutChanged.emit()
+
+    def set_infos(self, infos: dict[str, PhotoInfo]) -> None:
+        """Attach what the files said (date taken, camera, size) to their photos."""
+        for uri, info in infos.items():
+            row = self._rows.get(uri)
+            if row is not None:
+                self._items[row].info = info
 
     # -- thumbnails ------------------------------------------------------------
 

@@ -257,6 +257,10 @@ class TagPanel(QWidget):
         self.meta = QLabel("Open a folder and select a photo to review its tags.")
         self.meta.setObjectName("photoMeta")
         self.meta.setWordWrap(True)
+        self.details = QLabel()
+        self.details.setObjectName("photoMeta")
+        self.details.setWordWrap(True)
+        self.details.hide()
         self.error = QLabel()
         self.error.setObjectName("photoError")
         self.error.setWordWrap(True)
@@ -310,6 +314,7 @@ class TagPanel(QWidget):
         layout.addWidget(self.preview)
         layout.addWidget(self.title)
         layout.addWidget(self.meta)
+        layout.addWidget(self.details)
         layout.addWidget(self.error)
         layout.addWidget(heading)
         layout.addWidget(self.tag_list, 1)
@@ -374,9 +379,15 @@ class TagPanel(QWidget):
         if target is not None:
             self.tag_list.setCurrentRow(target)
 
+    def set_details(self, text: str) -> None:
+        """Date taken, camera and size of the one photo shown (empty: hidden)."""
+        self.details.setText(text)
+        self.details.setVisible(bool(text) and len(self.items) == 1)
+
     def _describe(self) -> None:
         items = self.items
         self.error.hide()
+        self.details.hide()
         if not items:
             self.title.setText("No photo selected")
             self.meta.setText("Open a folder and select a photo to review its tags.")
