@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self._restore_ui_state()
         self.keyboard = KeyboardRouter(self)
         self._update_grid_page()
+        self.grid.setFocus(Qt.FocusReason.OtherFocusReason)  # keys work from the first moment
         self.db.submit(tasks.completions, self.panel.set_completions)
         self.db.submit(tasks.backbone_notes, self._show_backbone_notes)
 
@@ -919,8 +920,12 @@ class MainWindow(QMainWindow):
         geometry = self.ui_state.value("geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1440, 900)
+        else:  # 1440x900, or the screen's free area where it is smaller (a 1280x800 laptop)
+            screen = self.screen().availableGeometry() if self.screen() else None
+            width, height = 1440, 900
+            if screen is not None and not screen.isEmpty():
+                width, height = min(width, screen.width()), min(height, screen.height())
+            self.resize(width, height)
         splitter = self.ui_state.value("splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
