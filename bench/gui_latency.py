@@ -3,15 +3,23 @@
 A heartbeat timer ticks on the GUI thread every few milliseconds; the longest gap
 between ticks is the longest time a click or a repaint would have waited. Measured:
 
-* the longest GUI-thread stall while tagging 500 photos (target < 100 ms);
-* from choosing a folder of 10,000 photos to the grid showing them (target < 1 s),
-  and to the first screen of thumbnails (target < 2 s), with a cold thumbnail cache;
-* the same first screen on a second visit (thumbnails from the disk cache).
+* from choosing a folder of 10,000 photos (in 20 subfolders) to the grid showing them
+  (target < 1 s), and to the first screen of thumbnails (target < 2 s), cold thumbnail
+  cache; then the same on a second visit (thumbnails from the disk cache);
+* the longest GUI-thread stall while 10,000 photos are tagged (target < 100 ms): a
+  stand-in tagger on a worker thread feeds batches of tags to the window through the
+  same slots the real run's signals reach, faster than the real engine can (so the grid,
+  counts and filters take 10,000 updates), and the real engine tags ``--tag`` photos
+  end to end (ONNX on the CPU, database writes, faces as set);
+* from Space on a 24 MP photo (../shared/data/decode-bench) to it on screen in the
+  viewer, decoded at the viewer's size off the GUI thread (target < 300 ms), at
+  1280x800 and 1920x1080, with the stall while it decodes.
 
-The folders are symlinks to ../shared/data/coco-mini photos in a temporary
-directory; the database and caches live in a temporary PHOTOTAGGER_HOME. The
-backbone's ONNX export is made beforehand in a separate process, as a second
-start of the app would find it. Prints one JSON object.
+The 10,000 photos are small JPEGs (the COCO photos of ../shared/data/coco-mini
+reduced to 480 px) written into a temporary folder; the database and caches live
+in a temporary PHOTOTAGGER_HOME. The backbone's ONNX export is made once, in a
+separate process, into a cache reused by later runs (``--onnx-cache``). Prints one
+JSON object.
 
     QT_QPA_PLATFORM=offscreen python bench/gui_latency.py [--photos 10000] [--tag 500]
 """
@@ -19,26 +27,44 @@ start of the app would find it. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COCO = ROOT.parent / "shared" / "data" / "coco-mini" / "train2017"
+DATA = ROOT.parent / "shared" / "data"
+COCO = DATA / "coco-mini"
+BIG_PHOTO = DATA / "decode-bench" / "immich-test-assets" / "albums" / "text" / "craft-beer.jpg"
 
 
-def link_folder(dest: Path, count: int) -> Path:
-    """``count`` photos as symlinks to the shared ones, each a distinct path (so distinct thumbnails)."""
-    sources = sorted(COCO.glob("*.jpg"))
-    dest.mkdir(parents=True)
+def make_folder(dest: Path, count: int, *, subfolders: int = 20, side: int = 480) -> Path:
+    """``count`` small real JPEGs in ``subfolders`` folders: COCO photos reduced to ``side`` px.
+
+    Each file is written anew (distinct paths, so distinct thumbnails to make).
+    """
+    from PIL import Image
+
+    bases = []
+    for path in sorted(COCO.glob("*/*.jpg")):
+        with Image.open(path) as img:
+            img.thumbnail((side, side))
+            buffer = io.BytesIO()
+            img.convert("RGB").save(buffer, "JPEG", quality=85)
+            bases.append((path.name, buffer.getvalue()))
     for i in range(count):
-        src = sources[i % len(sources)]
-        (dest / f"{i:05d}_{src.name}").symlink_to(src)
+        name, data = bases[i % len(bases)]
+        folder = dest / f"album-{i % subfolders:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:05d}_{name}").write_bytes(data)
     return dest
 
 
@@ -50,6 +76,7 @@ class Heartbeat:
 
         self.interval = interval_ms / 1000
         self.gaps: list[float] = []
+        self.ends: list[float] = []  # when each gap ended, for where the longest one fell
         self._last = time.perf_counter()
         self._timer = QTimer()
         self._timer.setInterval(interval_ms)
@@ -57,7 +84,8 @@ class Heartbeat:
 
     def start(self) -> None:
         self.gaps.clear()
-        self._last = time.perf_counter()
+        self.ends.clear()
+        self._last = self._started = time.perf_counter()
         self._timer.start()
 
     def stop(self) -> dict:
@@ -69,11 +97,15 @@ class Heartbeat:
                 max(0.0, gaps[int(len(gaps) * 0.99) - 1] - self.interval) * 1000, 1
             ),
             "ticks": len(self.gaps),
+            "max_stall_ended_at_s": round(
+                self.ends[self.gaps.index(max(self.gaps))] - self._started if self.gaps else 0.0, 2
+            ),
         }
 
     def _tick(self) -> None:
         now = time.perf_counter()
         self.gaps.append(now - self._last)
+        self.ends.append(now)
         self._last = now
 
 
@@ -125,6 +157,136 @@ def measure_open(app, window, folder: Path, count: int) -> dict:
     }
 
 
+def measure_standin_tagging(
+    app, window, count: int, *, batch: int = 32, rate: float = 800.0
+) -> dict:
+    """A stand-in tagger feeds the open grid's ``count`` photos tags at ``rate`` photos/s.
+
+    It runs on its own thread and reaches the window through queued Qt signals
+    connected to the slots a real run's signals reach (``_apply_updates``,
+    ``_on_progress``), so the GUI does the same work per batch as in a run.
+    """
+    from PySide6.QtCore import QObject, Signal
+
+    from core.pipeline import Progress
+    from core.review import PhotoTag
+    from desktop.workers import PhotoUpdate
+
+    class StandIn(QObject):
+        batchTagged = Signal(list)
+        progressed = Signal(object)
+
+    feeder = StandIn()
+    feeder.batchTagged.connect(window._apply_updates)
+    feeder.progressed.connect(window._on_progress)
+    items = window.model.items()[:count]
+    vocabulary = ["dog", "cat", "beach", "car", "pizza", "person", "tree", "snow"]
+    done = threading.Event()
+
+    def run() -> None:
+        started = time.perf_counter()
+        for first in range(0, len(items), batch):
+            chunk = items[first : first + batch]
+            updates = [
+                PhotoUpdate(
+                    item.ref.uri,
+                    item.photo_id,
+                    "tagged",
+                    None,
+                    tuple(
+                        PhotoTag(
+                            vocabulary[(n + k) % len(vocabulary)],
+                            0.9 - 0.2 * k,
+                            "hierarchy",
+                            "suggested",
+                        )
+                        for k in range(3)
+                    ),
+                )
+                for n, item in enumerate(chunk, start=first)
+            ]
+            feeder.batchTagged.emit(updates)
+            elapsed = time.perf_counter() - started
+            feeder.progressed.emit(Progress(first + len(chunk), 0, len(items), elapsed))
+            time.sleep(max(0.0, (first + len(chunk)) / rate - elapsed))
+        done.set()
+
+    window.run_status.run_started()
+    beat = Heartbeat()
+    beat.start()
+    start = time.perf_counter()
+    threading.Thread(target=run, daemon=True).start()
+    wait_for(app, done.is_set, 600)
+    wait_for(app, lambda: window.model.state_counts()["suggested"] >= len(items), 60)
+    elapsed = time.perf_counter() - start
+    app.processEvents()
+    stalls = beat.stop()
+    window.run_status.run_ended()
+    return {
+        "photos": len(items),
+        "batch": batch,
+        "fed_photos_per_s": round(len(items) / elapsed, 1),
+        "seconds": round(elapsed, 2),
+        **stalls,
+    }
+
+
+def make_viewer_folders(dest: Path, copies: int = 5) -> dict[str, Path]:
+    """The shared 24 MP photo (a progressive JPEG) and the same pixels as a baseline JPEG.
+
+    Cameras write baseline JPEGs, which decode at 1/2, 1/4 or 1/8 scale for a
+    fraction of the work; a progressive one must be read whole at any scale.
+    Each kind is copied ``copies`` times so that every open decodes afresh.
+    """
+    from PIL import Image
+
+    folders = {"progressive": dest / "progressive", "baseline": dest / "baseline"}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    with Image.open(BIG_PHOTO) as img:
+        img.save(folders["baseline"] / "photo-0.jpg", "JPEG", quality=92, progressive=False)
+    for i in range(copies):
+        shutil.copy(BIG_PHOTO, folders["progressive"] / f"photo-{i}.jpg")
+        if i:
+            shutil.copy(folders["baseline"] / "photo-0.jpg", folders["baseline"] / f"photo-{i}.jpg")
+    return folders
+
+
+def measure_viewer(app, window, folder: Path, size: tuple[int, int], repeats: int = 5) -> dict:
+    """Space on a 24 MP photo until its screen-sized decode is on screen; each copy decoded cold."""
+    window.resize(*size)
+    window.open_folder(folder)
+    wait_for(app, lambda: window.model.rowCount() == repeats and window.db.pending == 0, 60)
+    times, stalls = [], []
+    for row in range(repeats):
+        window.close_viewer()
+        window.grid.setCurrentIndex(window.proxy.index(row, 0))
+        app.processEvents()
+        beat = Heartbeat(interval_ms=2)
+        beat.start()
+        start = time.perf_counter()
+        window.open_viewer()
+        shown = wait_for(app, window.viewer.loaded, 30)
+        window.viewer.view.repaint()
+        painted = time.perf_counter()
+        stalls.append(beat.stop()["max_stall_ms"])
+        times.append(painted - start)
+        del shown
+    pixmap = window.viewer.view.pixmap()
+    original = window.viewer.view.original_size()
+    window.close_viewer()
+    return {
+        "jpeg": folder.name,
+        "window": f"{size[0]}x{size[1]}",
+        "photo": f"{original.width()}x{original.height()}",
+        "decoded_at": f"{pixmap.width()}x{pixmap.height()}",
+        "open_ms_median": round(statistics.median(times) * 1000, 1),
+        "open_ms_max": round(max(times) * 1000, 1),
+        "max_stall_ms": max(stalls),
+        "opens": repeats,
+    }
+
+
 def measure_tagging(app, window, folder: Path, count: int) -> dict:
     window.open_folder(folder)
     wait_for(app, lambda: window.model.rowCount() == count and window.db.pending == 0, 60)
@@ -149,32 +311,49 @@ def measure_tagging(app, window, folder: Path, count: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=10_000)
-    parser.add_argument("--tag", type=int, default=500)
+    parser.add_argument("--tag", type=int, default=500, help="photos the real engine tags")
+    parser.add_argument(
+        "--onnx-cache",
+        type=Path,
+        default=Path.home() / ".cache" / "phototagger-bench" / "onnx",
+        help="where the backbone's ONNX export is kept between runs",
+    )
     args = parser.parse_args()
-    if not COCO.is_dir():
-        sys.exit(f"shared photos not found at {COCO}")
+    for needed in (COCO, BIG_PHOTO):
+        if not needed.exists():
+            sys.exit(f"shared data not found at {needed}")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="gui-latency-") as tmp:
         tmp_path = Path(tmp)
-        os.environ["PHOTOTAGGER_HOME"] = str(tmp_path / "home")
-        big = link_folder(tmp_path / "big", args.photos)
-        small = link_folder(tmp_path / "tagging", args.tag)
-        # The one-time ONNX export, in another process: this one must not import torch.
+        home = tmp_path / "home"
+        os.environ["PHOTOTAGGER_HOME"] = str(home)
+        made = time.perf_counter()
+        big = make_folder(tmp_path / "big", args.photos)
+        small = make_folder(tmp_path / "tagging", args.tag, subfolders=1)
+        made = time.perf_counter() - made
+        viewer_folders = make_viewer_folders(tmp_path / "viewer")
+        # The one-time ONNX export, in another process (this one must not import torch),
+        # into a cache that outlives the run; the app finds it in its cache folder.
+        args.onnx_cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
                 sys.executable,
                 "-c",
-                "from core.pipeline import Tagger; from core.settings import cache_dir;"
-                "Tagger.open('efficientnet-lite0', device='cpu', cache_dir=cache_dir() / 'onnx')",
+                "import sys; from pathlib import Path; from core.pipeline import Tagger;"
+                "Tagger.open('efficientnet-lite0', device='cpu', cache_dir=Path(sys.argv[1]))",
+                str(args.onnx_cache),
             ],
             cwd=ROOT,
             check=True,
         )
+        (home / "cache").mkdir(parents=True)
+        (home / "cache" / "onnx").symlink_to(args.onnx_cache.resolve())
         sys.path.insert(0, str(ROOT))
         from core.settings import load_settings
         from desktop.app import create_app
         from desktop.main_window import MainWindow
 
+        load_before = round(os.getloadavg()[0], 2)
         app = create_app([])
         started = time.perf_counter()
         window = MainWindow(load_settings())
@@ -183,24 +362,53 @@ def main() -> None:
         app.processEvents()
         window_up = time.perf_counter() - started
         cold = measure_open(app, window, big, args.photos)
+        standin = measure_standin_tagging(app, window, args.photos)
         window.open_folder(small)
         wait_for(app, lambda: window.model.rowCount() == args.tag and window.db.pending == 0, 60)
         warm = measure_open(app, window, big, args.photos)
+        viewer = [
+            measure_viewer(app, window, folder, size)
+            for folder in viewer_folders.values()
+            for size in ((1280, 800), (1920, 1080))
+        ]
+        window.resize(1280, 800)
         tagging = measure_tagging(app, window, small, args.tag)
         window.shutdown()
+        # Per window size and JPEG kind, the median of five cold opens; the worst of those.
+        worst_viewer = max(v["open_ms_median"] for v in viewer)
+        worst_stall = max(tagging["max_stall_ms"], standin["max_stall_ms"])
         result = {
             "benchmark": "gui_latency",
             "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+            # Other work on the machine stretches every figure here: say how much there was.
+            "load_average_1min_before_after": [load_before, round(os.getloadavg()[0], 2)],
+            "photos_written_s": round(made, 1),
             "window_up_s": round(window_up, 3),
             "open_10k_cold": cold,
             "open_10k_second_visit": warm,
-            "tagging": tagging,
+            "tagging_10k_stand_in": standin,
+            "tagging_real_engine": tagging,
+            "viewer_24mp": viewer,
             "targets": {
-                "tagging_max_stall_ms": {"target": 100, "met": tagging["max_stall_ms"] < 100},
-                "grid_shown_s": {"target": 1.0, "met": cold["grid_shown_s"] < 1.0},
+                "tagging_max_stall_ms": {
+                    "target": 100,
+                    "value": worst_stall,
+                    "met": worst_stall < 100,
+                },
+                "grid_shown_s": {
+                    "target": 1.0,
+                    "value": cold["grid_shown_s"],
+                    "met": cold["grid_shown_s"] < 1.0,
+                },
                 "first_screen_thumbnails_s": {
                     "target": 2.0,
+                    "value": cold["first_screen_thumbnails_s"],
                     "met": cold["first_screen_thumbnails_s"] < 2.0,
+                },
+                "viewer_open_24mp_ms": {
+                    "target": 300,
+                    "value": worst_viewer,
+                    "met": worst_viewer < 300,
                 },
             },
         }

@@ -7,6 +7,7 @@ one photo's details; until a photo's date is known its file time stands in.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -218,7 +219,8 @@ class GridArranger(QObject):
     # -- keys ------------------------------------------------------------------------
 
     def _folder(self, item: PhotoItem) -> str:
-        return str(Path(item.ref.uri).parent) if item.ref.kind == "file" else "~web"
+        # rpartition, not Path(): this runs for every photo of a 10,000-photo folder.
+        return item.ref.uri.rpartition(os.sep)[0] if item.ref.kind == "file" else "~web"
 
     def _key(self, item: PhotoItem) -> tuple:
         name = item.name.casefold()

@@ -176,9 +176,12 @@ class ThumbnailModel(QAbstractListModel):
 
     def arrange(self, key: Callable[[PhotoItem], object]) -> None:
         """Put the rows in ``key`` order; selection and the current photo stay on their photos."""
-        self.layoutAboutToBeChanged.emit()
         old = self._items
-        self._items = sorted(old, key=key)  # type: ignore[arg-type]
+        new = sorted(old, key=key)  # type: ignore[arg-type]
+        if all(a is b for a, b in zip(old, new, strict=True)):
+            return  # already in order (a folder scanned in this order): the views keep still
+        self.layoutAboutToBeChanged.emit()
+        self._items = new
         self._rows = {item.ref.uri: row for row, item in enumerate(self._items)}
         persistent = self.persistentIndexList()
         self.changePersistentIndexList(

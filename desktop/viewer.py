@@ -303,6 +303,7 @@ class PhotoViewer(QWidget):
         self.decoder.decoded.connect(self._on_decoded)
         self.decoder.failed.connect(self._on_failed)
         self.item: PhotoItem | None = None
+        self._ahead: PhotoItem | None = None  # decoded once this one is on screen
         self._box = QSize()
         self._full = False  # whether the full resolution is loaded or on its way
         self._loaded_uri: str | None = None  # whose decode (not stand-in) is on screen
@@ -341,6 +342,7 @@ class PhotoViewer(QWidget):
         self.item = item
         self._full = False
         self._loaded_uri = None
+        self._ahead = None
         if item is None:
             self.title.setText("")
             self.view.set_message("No photo")
@@ -362,7 +364,13 @@ class PhotoViewer(QWidget):
             self.view.set_photo(placeholder, stand_in)
         else:
             self.view.set_message("Loading…")
-        self.decoder.request(item.ref.uri, self._box)
+        self._ahead = ahead
+        if self.decoder.request(item.ref.uri, self._box):
+            self._prefetch()
+
+    def _prefetch(self) -> None:
+        # Only after the photo on screen is decoded: on two cores it must not share them.
+        ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead.ref.kind == "file" and ahead.state != "failed":
             self.decoder.request(ahead.ref.uri, self._box, prefetch=True)
 
@@ -387,6 +395,7 @@ class PhotoViewer(QWidget):
         keep = self._loaded_uri == uri  # the full resolution replacing the screen-sized one
         self._loaded_uri = uri
         self.view.set_photo(QPixmap.fromImage(image), original, keep_view=keep)
+        self._prefetch()
 
     @Slot(str, str)
     def _on_failed(self, uri: str, reason: str) -> None:
