@@ -10,6 +10,8 @@ window's actions, and keeps for the field only what typing needs:
 * Ctrl+Z is the field's only while it holds text (an empty field's undo is the decision's);
 * the editing keys (copy, cut, paste, select all, redo, cursor moves) stay with the field;
 * Esc is always the window's: it leaves the field, focus goes back to the grid.
+* Tab in a text field moves to the next field, as everywhere; elsewhere it is the
+  window's (it folds the side columns away).
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class KeyboardRouter(QObject):
         )
         if self.window_takes(event, field, spin_box=spin_box):
             event.ignore()  # not claimed by the field: the window's shortcut runs
+            return True
+        if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and not spin_box:
+            event.accept()  # Tab moves on from a text field; it does not fold the panels away
             return True
         return False
 

@@ -45,6 +45,12 @@ def test_type_a_tag_enter_then_j_moves_on(qtbot, window, photos_dir, output_dir)
     qtbot.keyClick(window.grid, Qt.Key.Key_K)
     assert window.grid.currentIndex().row() == 0
 
+    # Tab while typing does not fold the panel (with the box) away.
+    qtbot.keyClick(window.grid, Qt.Key.Key_T)
+    qtbot.keyClick(window.panel.add_edit, Qt.Key.Key_Tab)
+    assert not window.panel.isHidden() and not window.sidebar.isHidden()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Escape)
+
     # Esc drops a half-typed tag and leaves the box; nothing is recorded.
     qtbot.keyClick(window.grid, Qt.Key.Key_T)
     qtbot.keyClicks(window.panel.add_edit, "half")
