@@ -62,6 +62,7 @@ class FilterBar(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.label = QLabel()
         self.label.setObjectName("filterText")
+        self.label.setMinimumWidth(1)
         self.clear_button = QToolButton()
         self.clear_button.setObjectName("filterClear")
         self.clear_button.setText("✕")
@@ -101,10 +102,13 @@ class EmptyGridPage(QWidget):
         self.heading = QLabel()
         self.heading.setObjectName("emptyHeading")
         self.heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.heading.setWordWrap(True)
         self.body = QLabel()
         self.body.setObjectName("emptyBody")
         self.body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.setWordWrap(True)
+        for label in (self.heading, self.body):
+            label.setMinimumWidth(1)  # wrapped, never holding the window wide
         self.button = QPushButton()
         self.button.setObjectName("emptyAction")
         self.button.clicked.connect(self._act)

@@ -314,6 +314,8 @@ class PhotoViewer(QWidget):
         self.zoom_label.setObjectName("viewerZoom")
         self.hint = QLabel("Esc back · J/K next/previous · F fit · 1 100% · wheel zoom")
         self.hint.setObjectName("hint")
+        for label in (self.title, self.hint):
+            label.setMinimumWidth(1)  # a narrow window cuts them; it must not be held wide
         header = QHBoxLayout()
         header.setContentsMargins(12, 6, 12, 6)
         header.addWidget(self.title, 1)
