@@ -23,6 +23,7 @@ from PIL import Image
 
 from core.backbones import BackboneSpec, get_backbone_spec
 from core.errors import DecodeError, FetchError
+from core.face_encoder import FaceEncoder, RecognitionUnavailable
 from core.faces import DETECT_SHORT_SIDE, Face, FaceDetector
 from core.imaging import DEFAULT_MAX_PIXELS, decode_photo
 from core.people_tags import PeopleModel, people_tags
@@ -85,12 +86,14 @@ class Tagger:
         *,
         faces: FaceDetector | None = None,
         people: PeopleModel | None = None,
+        encoder: FaceEncoder | None = None,
     ) -> None:
         self.spec = spec
         self.runtime = runtime
         self.vocabulary = vocabulary
         self.faces = faces
         self.people = people
+        self.encoder = encoder if faces is not None else None
 
     @classmethod
     def open(
@@ -101,13 +104,30 @@ class Tagger:
         cache_dir: Path,
         threads: int | None = None,
         faces: bool = True,
+        recognize: bool = False,
     ) -> Tagger:
-        """Open ``backbone`` on ``device``; ``faces=False`` leaves face detection off."""
+        """Open ``backbone`` on ``device``; ``faces=False`` leaves face detection off.
+
+        With ``recognize`` (and faces on), each face also gets its embedding, for
+        grouping people, where face recognition is installed; it is left out, with
+        a log line, where it is not.
+        """
         spec = backbone if isinstance(backbone, BackboneSpec) else get_backbone_spec(backbone)
         runtime = open_runtime(spec, device=device, cache_dir=cache_dir, threads=threads)
         detector = FaceDetector() if faces else None
+        encoder = None
+        if faces and recognize:
+            try:
+                encoder = FaceEncoder()
+            except RecognitionUnavailable as exc:
+                log.info("%s", exc)
         return cls(
-            spec, runtime, Vocabulary.bundled(), faces=detector, people=PeopleModel.bundled()
+            spec,
+            runtime,
+            Vocabulary.bundled(),
+            faces=detector,
+            people=PeopleModel.bundled(),
+            encoder=encoder,
         )
 
     @property
@@ -180,11 +200,13 @@ def prepare(
     max_download: int = DEFAULT_MAX_DOWNLOAD,
     detector: FaceDetector | None = None,
     known_faces: tuple[Face, ...] | None = None,
+    encoder: FaceEncoder | None = None,
 ) -> _Prepared:
     """Read, decode and preprocess one photo; failures become a reason, never an exception.
 
     With a ``detector``, the photo is decoded large enough for it and searched
     for faces, unless ``known_faces`` (stored for this version of the photo) are given.
+    With an ``encoder``, the faces found get their embeddings from the same decoded copy.
     """
     short_side = input_short_side(config, view)
     if detector is not None and known_faces is None:
@@ -206,6 +228,11 @@ def prepare(
             faces, detected = detector.faces(decoded.image), True
         except Exception:  # the photo's tags must not depend on the face search working
             log.exception("face detection failed on %s", ref.uri)
+        if detected and encoder is not None:
+            try:
+                faces = encoder.embed(decoded.image, faces or ())
+            except Exception:  # nor on recognition working: the faces are kept without
+                log.exception("face embedding failed on %s", ref.uri)
     return _Prepared(
         ref, pixels, decoded.width, decoded.height, decoded.format, faces=faces, detected=detected
     )
@@ -247,6 +274,7 @@ def iter_results(
                         max_pixels=max_pixels,
                         detector=tagger.faces,
                         known_faces=known.get(ref.uri),
+                        encoder=tagger.encoder,
                     )
                 )
 
@@ -287,6 +315,7 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
         for p, emb, sug in zip(good, embeddings, suggestions, strict=True):
             outputs[p.ref.uri] = (emb, sug)
     detector = tagger.faces.version if tagger.faces is not None else None
+    encoder = tagger.encoder.version if tagger.encoder is not None else None
     results = []
     for p in batch:
         if p.ref.uri in outputs:
@@ -301,6 +330,7 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
                     tuple(sug),
                     faces=p.faces if p.detected else None,
                     face_detector=detector if p.detected else None,
+                    face_encoder=encoder if p.detected else None,
                 )
             )
         else:
@@ -312,6 +342,7 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
                     error=p.error or "not tagged",
                     faces=() if detector else None,
                     face_detector=detector,
+                    face_encoder=encoder,
                 )
             )
     return results
@@ -360,7 +391,11 @@ def tag_photos(
     else:
         pending = {r.uri for r in store.pending(refs, backbone=backbone)}
         if tagger.faces is not None:
-            known_faces = store.known_faces(refs, detector=tagger.faces.version)
+            known_faces = store.known_faces(
+                refs,
+                detector=tagger.faces.version,
+                encoder=tagger.encoder.version if tagger.encoder is not None else None,
+            )
             todo = [r for r in refs if r.uri in pending or r.uri not in known_faces]
         else:
             todo = [r for r in refs if r.uri in pending]

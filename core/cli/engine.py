@@ -99,7 +99,11 @@ def tag(
     resolved = resolve_device(settings.device)
     with _open_store(settings, db_path) as store:
         tagger = Tagger.open(
-            spec, device=resolved, cache_dir=cache_dir() / "onnx", faces=settings.detect_faces
+            spec,
+            device=resolved,
+            cache_dir=cache_dir() / "onnx",
+            faces=settings.detect_faces,
+            recognize=settings.recognize_faces,
         )
         cancel = threading.Event()
         bar = tqdm(total=len(refs), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
@@ -128,6 +132,16 @@ def tag(
         from core.cli.learning import apply_learned_to
 
         apply_learned_to(store, backbone=spec.name, uris=uris)
+        if tagger.encoder is not None:
+            from core.people.groups import group_faces
+
+            grouped = group_faces(store)
+            if grouped.suggested or grouped.grouped:
+                click.echo(
+                    f"people: {grouped.suggested} faces with a suggested name, "
+                    f"{grouped.groups} unnamed groups (phototagger people)",
+                    err=True,
+                )
         for out, writer in ((csv_out, write_csv), (json_out, write_json)):
             if out:
                 rows = export_rows(
