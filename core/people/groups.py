@@ -94,18 +94,22 @@ def cluster_embeddings(
     sums = np.zeros_like(x)
     counts = np.zeros(n, dtype=np.int64)
     centres = np.zeros_like(x)
+    norms = np.zeros(n, dtype=np.float32)  # squared length of each centre
+    lengths = (x * x).sum(1)
     k = 0
     for i in range(n):
         if k:
-            gaps = ((centres[:k] - x[i]) ** 2).sum(1)
+            # |c - x|^2 = |c|^2 - 2 c.x + |x|^2: one matrix-vector product per face
+            gaps = norms[:k] - 2.0 * (centres[:k] @ x[i])
             j = int(gaps.argmin())
-            if gaps[j] <= limit:
+            if gaps[j] + lengths[i] <= limit:
                 labels[i] = j
                 sums[j] += x[i]
                 counts[j] += 1
                 centres[j] = sums[j] / counts[j]
+                norms[j] = centres[j] @ centres[j]
                 continue
-        labels[i], sums[k], counts[k], centres[k] = k, x[i], 1, x[i]
+        labels[i], sums[k], counts[k], centres[k], norms[k] = k, x[i], 1, x[i], lengths[i]
         k += 1
     for _ in range(passes):
         near = np.empty(n, dtype=np.int64)
