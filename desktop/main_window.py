@@ -33,7 +33,7 @@ from core import settings as core_settings
 from core.backbones import list_backbones
 from core.settings import Settings
 from core.sources import PhotoRef
-from desktop import tasks
+from desktop import people_view, tasks
 from desktop.bot_panel import BotBridge
 from desktop.curation import CurationDialog
 from desktop.dialogs import (
@@ -192,6 +192,12 @@ class MainWindow(QMainWindow):
             self.curate,
             "Near-duplicates with their keeper, and the best photos to pick",
         )
+        self.people_action = a(
+            "People…",
+            "Ctrl+Shift+P",
+            lambda: people_view.open_people_view(self),
+            "Faces grouped by person: name, merge, split",
+        )
         self.select_all_action = a("Select All Photos", "Ctrl+A", self.grid.selectAll)
         self.shortcuts_action = a("Keyboard Shortcuts", "F1", self.show_shortcuts)
         self.quit_action = a("Quit", "Ctrl+Q", self.close)
@@ -253,6 +259,7 @@ class MainWindow(QMainWindow):
         review_menu.addSeparator()
         review_menu.addAction(self.learn_action)
         review_menu.addAction(self.curate_action)
+        review_menu.addAction(self.people_action)
         menus.addMenu("&Help").addAction(self.shortcuts_action)
 
     def shortcut_table(self) -> list[tuple[str, str]]:
@@ -405,6 +412,7 @@ class MainWindow(QMainWindow):
             batch_size=self.settings.batch_size,
             max_pixels=self.settings.max_megapixels * 1_000_000,
             detect_faces=self.settings.detect_faces,
+            recognize_faces=self.settings.recognize_faces,
         )
         worker.stage.connect(self.show_message)
         worker.progressed.connect(self._on_progress)
@@ -489,6 +497,7 @@ class MainWindow(QMainWindow):
     def _on_preview_loaded(self, uri: str, size: int, image: QImage) -> None:
         if size == PREVIEW_SIZE and uri == self._preview_uri:
             self.panel.set_preview(QPixmap.fromImage(image))
+            people_view.show_named_faces(self, uri, image)
 
     def step_photo(self, step: int) -> None:
         count = self.proxy.rowCount()

@@ -172,6 +172,7 @@ class InferenceWorker(QThread):
         batch_size: int = 16,
         max_pixels: int = 150_000_000,
         detect_faces: bool = True,
+        recognize_faces: bool = False,
     ) -> None:
         super().__init__()
         self.setObjectName("phototagger-inference")
@@ -185,6 +186,7 @@ class InferenceWorker(QThread):
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.detect_faces = detect_faces
+        self.recognize_faces = recognize_faces
         self.cancel_event = threading.Event()
 
     def cancel(self) -> None:
@@ -214,6 +216,7 @@ class InferenceWorker(QThread):
             device=self.device,
             cache_dir=self.cache_dir / "onnx",
             faces=self.detect_faces,
+            recognize=self.recognize_faces,
         )
         if self.cancel_event.is_set():
             return None

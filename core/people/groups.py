@@ -167,7 +167,7 @@ def group_faces(store: Store, *, threshold: float = MATCH_DISTANCE) -> GroupingS
     One transaction: the groups are never seen half done.
     """
     records = PeopleRecords(store)
-    with store.db.atomic():
+    with records.writing():
         faces = records.faces(embedded_only=True)
         rejections = records.rejections()
         confirmed = [f for f in faces if f.source == "confirmed" and f.person_id is not None]

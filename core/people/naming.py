@@ -155,7 +155,7 @@ def name_group(store: Store, person_id: int, name: str) -> int:
     """
     name = clean_name(name)
     records = PeopleRecords(store)
-    with store.db.atomic():
+    with records.writing():
         person = records.person(person_id)
         other = records.person_named(name)
         if other is not None and other.id != person.id:
@@ -178,7 +178,7 @@ def merge_groups(store: Store, source: int, target: int) -> int:
     if source == target:
         raise PeopleError("a group cannot be merged with itself")
     records = PeopleRecords(store)
-    with store.db.atomic():
+    with records.writing():
         src, dst = records.person(source), records.person(target)
         faces = records.faces(person_id=src.id)
         photos = {f.photo_id for f in faces}
@@ -202,7 +202,7 @@ def confirm_face(store: Store, face_id: int, person_id: int | None = None) -> in
         The person the face now belongs to.
     """
     records = PeopleRecords(store)
-    with store.db.atomic():
+    with records.writing():
         face = records.face(face_id)
         target = person_id if person_id is not None else face.person_id
         if target is None:
@@ -227,7 +227,7 @@ def reject_face(store: Store, face_id: int, person_id: int | None = None) -> Non
         person_id: The person it is not (default: the one it is in now).
     """
     records = PeopleRecords(store)
-    with store.db.atomic():
+    with records.writing():
         face = records.face(face_id)
         target = person_id if person_id is not None else face.person_id
         if target is None:
@@ -258,5 +258,6 @@ def forget_people(store: Store) -> int:
 
     Tags already given to photos are the user's decisions and stay.
     """
-    with store.db.atomic():
-        return PeopleRecords(store).forget()
+    records = PeopleRecords(store)
+    with records.writing():
+        return records.forget()

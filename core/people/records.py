@@ -7,7 +7,8 @@ transaction, committed before the call returns, as for every decision.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -165,6 +166,26 @@ class PeopleRecords:
         return out
 
     # -- writing -----------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One transaction that takes the write lock first (``BEGIN IMMEDIATE``).
+
+        A deferred transaction that reads and then writes fails at once with "database
+        is locked" when another connection wrote in between; taking the lock first
+        waits for it (the store's busy timeout) instead. Nested, it is a savepoint.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.conn.commit()
 
     def new_person(self, name: str | None = None) -> int:
         return int(
