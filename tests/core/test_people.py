@@ -251,3 +251,18 @@ def test_faces_without_embeddings_are_not_grouped(store):
     )
     assert group_faces(store).faces == 0
     assert PeopleRecords(store).faces()[0].embedding is None
+
+
+def test_recognition_is_a_setting_and_the_bot_never_recognises(monkeypatch):
+    import inspect
+
+    from bot import service
+    from core.pipeline import Tagger
+    from core.settings import load_settings
+
+    assert load_settings().recognize_faces is True
+    monkeypatch.setenv("PHOTOTAGGER_RECOGNIZE_FACES", "0")
+    assert load_settings().recognize_faces is False
+    # The bot's tagger computes no embeddings: nothing it stores can be grouped or named.
+    assert inspect.signature(Tagger.open).parameters["recognize"].default is False
+    assert "recognize" not in inspect.getsource(service.open_default_tagger)
