@@ -160,7 +160,8 @@ def name_group(store: Store, person_id: int, name: str) -> int:
         other = records.person_named(name)
         if other is not None and other.id != person.id:
             return merge_groups(store, person.id, other.id)
-        faces = records.faces(person_id=person.id)
+        # The faces the group showed are confirmed; suggestions still wait for a yes.
+        faces = [f for f in records.faces(person_id=person.id) if f.source != "suggested"]
         records.assign([f.id for f in faces], person.id, "confirmed", 1.0)
         if person.name and person.name != name:
             _untag_photos(store, {f.photo_id for f in faces}, person.name)
@@ -181,8 +182,11 @@ def merge_groups(store: Store, source: int, target: int) -> int:
     with records.writing():
         src, dst = records.person(source), records.person(target)
         faces = records.faces(person_id=src.id)
+        pending = [f for f in faces if f.source == "suggested"]
+        faces = [f for f in faces if f.source != "suggested"]
         photos = {f.photo_id for f in faces}
         records.assign([f.id for f in faces], dst.id, "confirmed", 1.0)
+        records.assign_many((f.id, dst.id, "suggested", f.confidence) for f in pending)
         records.move_rejections(src.id, dst.id)
         name = dst.name or src.name
         if src.name and src.name != name:

@@ -266,3 +266,20 @@ def test_recognition_is_a_setting_and_the_bot_never_recognises(monkeypatch):
     # The bot's tagger computes no embeddings: nothing it stores can be grouped or named.
     assert inspect.signature(Tagger.open).parameters["recognize"].default is False
     assert "recognize" not in inspect.getsource(service.open_default_tagger)
+
+
+def test_renaming_or_merging_leaves_suggestions_waiting(store, album):
+    group_faces(store)
+    a_group = _person_of(store, _face_of(store, album["a0"]))[0]
+    name_group(store, a_group, "Anna")
+    x, y = synthetic_people(3, 6, seed=3)
+    new_a = _add_photo(store, "a_new", [x[y == 0][5]])
+    group_faces(store)
+    face = _face_of(store, new_a)
+    name_group(store, a_group, "Anna Maria")
+    assert _person_of(store, face) == (a_group, "suggested")
+    assert "Anna Maria" not in store.tag_states(new_a)
+    c_group = _person_of(store, _face_of(store, album["c0"]))[0]
+    merge_groups(store, a_group, c_group)
+    assert _person_of(store, face) == (c_group, "suggested")
+    assert "Anna Maria" not in store.tag_states(new_a)
