@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
-from tests.conftest import ROOT
+import numpy as np
+import pytest
+
+from core.cluster import RayRunner
+from core.pipeline import Progress, tag_photos
+from core.sources import iter_folder
+from core.store import Store
+from tests.conftest import ROOT, shared
 
 # Runs with Ray made unimportable, as on an installation without the [cluster] extra.
 WITHOUT_RAY = """
@@ -48,3 +60,151 @@ def test_tagging_on_ray_without_ray_says_how_to_get_it(tmp_path):
         "phototagger: tagging on a cluster needs Ray: pip install 'phototagger[cluster]'"
     )
     assert not (tmp_path / "t.db").exists()  # stopped before opening anything
+
+
+# -- on a local Ray instance ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance on two CPUs for the module, shut down after it."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[cluster]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def album(tmp_path_factory) -> Path:
+    """Real coco-mini photos of several shapes, and one file that is no photo."""
+    folder = tmp_path_factory.mktemp("album")
+    for path in sorted(shared("coco-mini", "val2017").glob("*.jpg"))[:PHOTOS]:
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.jpg").write_text("not a photo")
+    return folder
+
+
+PHOTOS = 20
+
+
+def _stored(store: Store) -> dict[str, tuple[str, dict[str, float], int]]:
+    """Per photo: its status, its suggestions' scores by tag and source, its face count."""
+    found = {}
+    for row in store.photos():
+        scores = {f"{s.source}:{s.tag}": s.score for s in store.suggestions(row.id)}
+        found[Path(row.uri).name] = (row.status, scores, len(store.faces(row.id)))
+    return found
+
+
+def _embeddings(store: Store, tagger) -> dict[str, np.ndarray]:
+    ids, matrix = store.embeddings(backbone=tagger.spec.name)
+    return {store.photo(pid).uri: row for pid, row in zip(ids, matrix, strict=True)}
+
+
+def _runner(tmp_path_factory, workers: int = 1) -> RayRunner:
+    cache = tmp_path_factory.getbasetemp() / "shared-cache" / "onnx"
+    return RayRunner(cache_dir=cache, workers=workers)
+
+
+@pytest.mark.slow
+def test_ray_tags_like_the_local_pipeline_and_a_rerun_skips_everything(
+    local_ray, album, tagger, tmp_path_factory
+):
+    refs = list(iter_folder(album))
+    with Store(":memory:") as local, Store(":memory:") as ray_store:
+        expected = tag_photos(refs, tagger=tagger, store=local, batch_size=4)
+        seen: list[Progress] = []
+        summary = tag_photos(
+            refs,
+            tagger=tagger,
+            store=ray_store,
+            batch_size=4,
+            progress=seen.append,
+            runner=_runner(tmp_path_factory),
+        )
+        assert (summary.tagged, summary.failed) == (expected.tagged, expected.failed)
+        assert (summary.tagged, summary.failed) == (PHOTOS, 1)
+        assert dict(summary.errors) == dict(expected.errors)
+        assert [p.done for p in seen] == sorted(p.done for p in seen)
+        assert seen[-1].done == PHOTOS + 1
+        ours, theirs = _stored(ray_store), _stored(local)
+        assert ours.keys() == theirs.keys()
+        for name, (status, scores, faces) in theirs.items():
+            assert ours[name][0] == status and ours[name][2] == faces, name
+            assert ours[name][1].keys() == scores.keys(), name
+            for key, score in scores.items():
+                assert ours[name][1][key] == pytest.approx(score, abs=1e-5), (name, key)
+        ours_by_uri, theirs_by_uri = _embeddings(ray_store, tagger), _embeddings(local, tagger)
+        assert ours_by_uri.keys() == theirs_by_uri.keys() and len(ours_by_uri) == PHOTOS
+        for uri, embedding in theirs_by_uri.items():
+            np.testing.assert_allclose(ours_by_uri[uri], embedding, atol=2e-3)  # float16
+
+        again = tag_photos(
+            refs, tagger=tagger, store=ray_store, batch_size=4, runner=_runner(tmp_path_factory)
+        )
+        assert (again.tagged, again.failed, again.skipped) == (0, 0, PHOTOS + 1)
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_loses_no_photo_and_stores_none_twice(
+    local_ray, album, tagger, tmp_path_factory
+):
+    refs = list(iter_folder(album))
+    killed: list[int] = []
+
+    def kill_the_inference_worker(results) -> None:
+        if killed:
+            return
+        from ray._private.state import actors
+
+        for actor in actors().values():
+            if "_InferenceWorker" in actor["ActorClassName"] and actor["State"] == "ALIVE":
+                os.kill(actor["Pid"], signal.SIGKILL)
+                killed.append(actor["Pid"])
+
+    with Store(":memory:") as store:
+        summary = tag_photos(
+            refs,
+            tagger=tagger,
+            store=store,
+            batch_size=4,
+            on_results=kill_the_inference_worker,
+            runner=_runner(tmp_path_factory),
+        )
+        assert killed, "the inference worker was not found"
+        assert (summary.tagged, summary.failed) == (PHOTOS, 1)
+        rows = store.db.execute(
+            "select count(*), count(distinct photo_id) from analyses where run_id = ?",
+            [summary.run_id],
+        ).fetchone()
+        assert rows == (PHOTOS + 1, PHOTOS + 1)
+        assert store.db.execute("select count(*) from photos").fetchone()[0] == PHOTOS + 1
+        run = store.db["runs"].get(summary.run_id)
+        assert (run["status"], run["done"], run["failed"]) == ("finished", PHOTOS + 1, 1)
+
+
+@pytest.mark.slow
+def test_cancel_on_ray_stops_between_batches_and_a_rerun_finishes(
+    local_ray, album, tagger, tmp_path_factory
+):
+    refs = list(iter_folder(album))
+    cancel = threading.Event()
+    with Store(":memory:") as store:
+        first = tag_photos(
+            refs,
+            tagger=tagger,
+            store=store,
+            batch_size=4,
+            cancel=cancel,
+            on_results=lambda results: cancel.set(),
+            runner=_runner(tmp_path_factory),
+        )
+        assert first.cancelled
+        stored = store.db.execute("select count(*) from analyses").fetchone()[0]
+        assert 0 < stored < PHOTOS + 1
+        assert first.tagged + first.failed == stored  # whole batches only
+        rest = tag_photos(
+            refs, tagger=tagger, store=store, batch_size=4, runner=_runner(tmp_path_factory)
+        )
+        assert rest.skipped == stored and rest.tagged + rest.failed == PHOTOS + 1 - stored
+        assert not rest.cancelled
