@@ -137,14 +137,15 @@ class RayRunner:
     Attributes:
         workers: Inference actors; each holds one copy of the backbone.
         device: Where the actors run it: ``cpu`` (ONNX Runtime) or ``cuda``.
-        cpus_per_worker: CPUs each actor reserves, and ONNX Runtime's threads.
+        cpus_per_worker: CPUs each actor reserves (a fraction shares one), and so
+            ONNX Runtime's threads in it (at least one).
         cache_dir: The ONNX export cache (shared storage on a cluster).
     """
 
     cache_dir: Path
     workers: int = 1
     device: str = "cpu"
-    cpus_per_worker: int = 1
+    cpus_per_worker: float = 1.0
 
     def __call__(
         self,
@@ -161,6 +162,7 @@ class RayRunner:
             return
         import ray
 
+        self.check_room()
         known = known_faces or {}
         rows = [_ref_row(r, known.get(r.uri)) for r in refs]
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // batch_size))
@@ -191,7 +193,7 @@ class RayRunner:
                 "device": self.device,
                 "cache_dir": self.cache_dir,
                 "faces": tagger.faces is not None,
-                "threads": self.cpus_per_worker,
+                "threads": max(1, int(self.cpus_per_worker)),
             },
             compute=ray.data.ActorPoolStrategy(size=self.workers),
             num_cpus=self.cpus_per_worker,
@@ -201,6 +203,25 @@ class RayRunner:
             if cancel is not None and cancel.is_set():
                 return
             yield _results_from_columns(batch)
+
+    def check_room(self, cpus: float | None = None) -> None:
+        """Make sure the actors leave a CPU for decoding; they hold theirs for the whole run.
+
+        Args:
+            cpus: The cluster's CPUs (default: ask the connected cluster).
+
+        Raises:
+            ClusterUnavailable: If they would not, as Ray would then wait for ever.
+        """
+        if cpus is None:
+            import ray
+
+            cpus = ray.cluster_resources().get("CPU", 0)
+        if cpus - self.workers * self.cpus_per_worker < 1:
+            raise ClusterUnavailable(
+                f"{self.workers} inference workers of {self.cpus_per_worker:g} CPU each leave "
+                f"no CPU for decoding on a Ray cluster of {cpus:g} CPUs; ask for fewer workers"
+            )
 
 
 def _ref_row(ref: PhotoRef, known: tuple[Face, ...] | None) -> dict[str, Any]:

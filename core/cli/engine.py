@@ -194,7 +194,9 @@ def _ray_runner(address: str, *, workers: int, device: str) -> Iterator[tuple[ob
 
     with connect(address):
         resolved = cluster_device(device)
-        yield RayRunner(cache_dir=cache_dir() / "onnx", workers=workers, device=resolved), resolved
+        runner = RayRunner(cache_dir=cache_dir() / "onnx", workers=workers, device=resolved)
+        runner.check_room()
+        yield runner, resolved
 
 
 @cli.command()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cluster import RayRunner
+from core.cluster import ClusterUnavailable, RayRunner
 from core.pipeline import Progress, tag_photos
 from core.sources import iter_folder
 from core.store import Store
@@ -208,3 +208,10 @@ def test_cancel_on_ray_stops_between_batches_and_a_rerun_finishes(
         )
         assert rest.skipped == stored and rest.tagged + rest.failed == PHOTOS + 1 - stored
         assert not rest.cancelled
+
+
+def test_workers_that_would_leave_no_cpu_for_decoding_are_refused_in_one_line(tmp_path):
+    RayRunner(cache_dir=tmp_path, workers=3).check_room(cpus=4)
+    RayRunner(cache_dir=tmp_path, workers=2, cpus_per_worker=0.5).check_room(cpus=2)
+    with pytest.raises(ClusterUnavailable, match="2 inference workers of 1 CPU each leave no CPU"):
+        RayRunner(cache_dir=tmp_path, workers=2).check_room(cpus=2)
