@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 LOCAL = "local"
 """The address that starts a private Ray instance on this machine for one run."""
 
-DECODE_MEMORY = 512 * 2**20
+DECODE_MEMORY = 768 * 2**20
 """Bytes of memory a decoding task reserves on its node."""
 
 Columns = dict[str, Any]

@@ -143,7 +143,7 @@ def tag(
                 refs,
                 tagger=tagger,
                 store=store,
-                device=resolved,
+                device=f"ray:{resolved}" if runner else resolved,
                 batch_size=settings.batch_size,
                 rescan=rescan,
                 cancel=cancel,

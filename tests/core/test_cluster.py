@@ -84,7 +84,7 @@ def album(tmp_path_factory) -> Path:
     return folder
 
 
-PHOTOS = 20
+PHOTOS = 12
 
 
 def _stored(store: Store) -> dict[str, tuple[str, dict[str, float], int]]:
@@ -215,3 +215,24 @@ def test_workers_that_would_leave_no_cpu_for_decoding_are_refused_in_one_line(tm
     RayRunner(cache_dir=tmp_path, workers=2, cpus_per_worker=0.5).check_room(cpus=2)
     with pytest.raises(ClusterUnavailable, match="2 inference workers of 1 CPU each leave no CPU"):
         RayRunner(cache_dir=tmp_path, workers=2).check_room(cpus=2)
+
+
+@pytest.mark.slow
+def test_the_tag_command_runs_on_ray_and_stores_like_a_local_run(local_ray, album, tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import cli
+
+    db = tmp_path / "tags.db"
+    result = CliRunner().invoke(
+        cli,
+        ["tag", str(album), "--ray", "local", "--db", str(db), "--csv", str(tmp_path / "t.csv")],
+    )
+    assert result.exit_code == 1, result.output  # the broken file
+    assert f"{PHOTOS} tagged, 1 failed, 0 already done" in result.output
+    assert "on Ray (1 x cpu)" in result.output
+    assert "broken.jpg: not an image file" in result.output
+    with Store(db) as store:
+        run = next(store.db["runs"].rows)
+        assert (run["device"], run["status"], run["done"]) == ("ray:cpu", "finished", PHOTOS + 1)
+    assert len((tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()) == PHOTOS + 2
