@@ -13,9 +13,9 @@ the driver only once its task has finished, so a lost worker costs time, never
 a photo. Photos must be at the same paths on every node (shared storage), and
 so must the ONNX export cache, which the driver fills before any worker starts.
 
-Ray is an optional dependency (``pip install 'phototagger[cluster]'``): nothing
-else in PhotoTagger imports this module, and this module imports Ray only inside
-its functions.
+Ray is an optional dependency (``pip install 'phototagger[cluster]'``): only
+``phototagger tag --ray`` imports this module, and this module imports Ray only
+inside its functions.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import functools
 import importlib.util
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,8 +42,6 @@ from core.sources import PhotoRef
 from core.store import PhotoResult
 from core.transforms import DataConfig, View
 from core.vocabulary import TagScore
-
-log = logging.getLogger(__name__)
 
 LOCAL = "local"
 """The address that starts a private Ray instance on this machine for one run."""
@@ -89,6 +88,7 @@ def connect(address: str, *, num_cpus: int | None = None) -> Iterator[None]:
     if ray.is_initialized():  # the caller (a test, a notebook) owns this connection
         yield
         return
+    _check_reachable(address)
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     try:
         if address == LOCAL:
@@ -104,6 +104,19 @@ def connect(address: str, *, num_cpus: int | None = None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, *, timeout: float = 5.0) -> None:
+    # Ray waits minutes for a head that does not answer; a HOST:PORT is tried first.
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address in (LOCAL, "auto") or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterUnavailable(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from exc
 
 
 def cluster_device(requested: str) -> str:

@@ -236,3 +236,20 @@ def test_the_tag_command_runs_on_ray_and_stores_like_a_local_run(local_ray, albu
         run = next(store.db["runs"].rows)
         assert (run["device"], run["status"], run["done"]) == ("ray:cpu", "finished", PHOTOS + 1)
     assert len((tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()) == PHOTOS + 2
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9", "ray://127.0.0.1:9"])
+def test_a_cluster_that_does_not_answer_is_one_line_at_once(address, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install '.[cluster]')")
+    from click.testing import CliRunner
+
+    from core.cli import cli
+
+    photo = sorted(shared("coco-mini", "val2017").glob("*.jpg"))[0]
+    result = CliRunner().invoke(
+        cli, ["tag", str(photo), "--ray", address, "--db", str(tmp_path / "t.db")]
+    )
+    assert result.exit_code == 3
+    assert result.output.strip() == (
+        f"phototagger: cannot reach the Ray cluster at {address}: Connection refused"
+    )
