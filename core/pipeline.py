@@ -8,6 +8,7 @@ kill loses at most the batch in flight, and a re-run skips what is done.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -69,6 +71,24 @@ class RunSummary:
     cancelled: bool
     elapsed: float
     errors: tuple[tuple[str, str], ...] = field(default=())
+
+
+class BatchRunner(Protocol):
+    """Turns the photos to tag into batches of results, each yielded as soon as it is ready.
+
+    :func:`iter_results` is the local one; :mod:`core.cluster` runs the same steps on Ray.
+    """
+
+    def __call__(
+        self,
+        refs: Sequence[PhotoRef],
+        *,
+        tagger: Tagger,
+        batch_size: int,
+        cancel: threading.Event | None,
+        max_pixels: int,
+        known_faces: dict[str, tuple[Face, ...]] | None,
+    ) -> Iterator[list[PhotoResult]]: ...
 
 
 class Tagger:
@@ -180,7 +200,9 @@ class Tagger:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """One photo read, decoded and preprocessed for a backbone, or why it could not be."""
+
     ref: PhotoRef
     pixels: np.ndarray | None
     width: int = 0
@@ -201,7 +223,7 @@ def prepare(
     detector: FaceDetector | None = None,
     known_faces: tuple[Face, ...] | None = None,
     encoder: FaceEncoder | None = None,
-) -> _Prepared:
+) -> Prepared:
     """Read, decode and preprocess one photo; failures become a reason, never an exception.
 
     With a ``detector``, the photo is decoded large enough for it and searched
@@ -218,10 +240,10 @@ def prepare(
         decoded = decode_photo(source, min_short_side=short_side, max_pixels=max_pixels)
         pixels = to_input_array(decoded.image, config, view=view)
     except (DecodeError, FetchError) as exc:
-        return _Prepared(ref, None, error=str(exc))
+        return Prepared(ref, None, error=str(exc))
     except Exception as exc:  # a decoder bug must cost one photo, not the batch
         log.exception("unexpected error preparing %s", ref.uri)
-        return _Prepared(ref, None, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
+        return Prepared(ref, None, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
     faces, detected = known_faces, False
     if detector is not None and known_faces is None:
         try:
@@ -233,7 +255,7 @@ def prepare(
                 faces = encoder.embed(decoded.image, faces or ())
             except Exception:  # nor on recognition working: the faces are kept without
                 log.exception("face embedding failed on %s", ref.uri)
-    return _Prepared(
+    return Prepared(
         ref, pixels, decoded.width, decoded.height, decoded.format, faces=faces, detected=detected
     )
 
@@ -256,7 +278,7 @@ def iter_results(
     config, view = tagger.data_config, tagger.spec.view
     known = known_faces or {}
     refs_iter = iter(refs)
-    window: deque[Future[_Prepared]] = deque()
+    window: deque[Future[Prepared]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
 
         def refill() -> None:
@@ -282,8 +304,8 @@ def iter_results(
         # Whole-photo inputs differ in shape (landscape, portrait, 3:2, 16:9...), and a
         # forward pass takes one shape: decoded photos wait by shape, and whenever
         # ``batch_size`` of them wait, the largest group runs (failures go with it).
-        by_shape: dict[tuple[int, ...], list[_Prepared]] = {}
-        failed: list[_Prepared] = []
+        by_shape: dict[tuple[int, ...], list[Prepared]] = {}
+        failed: list[Prepared] = []
         try:
             while window or by_shape or failed:
                 if cancel is not None and cancel.is_set():
@@ -299,13 +321,17 @@ def iter_results(
                     by_shape.pop(max(by_shape, key=lambda k: len(by_shape[k]))) if by_shape else []
                 )
                 batch, failed = batch + failed, []
-                yield _infer_batch(batch, tagger)
+                yield infer_batch(batch, tagger)
         finally:
             for future in window:
                 future.cancel()
 
 
-def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
+def infer_batch(batch: list[Prepared], tagger: Tagger) -> list[PhotoResult]:
+    """Run one forward pass over the batch's decoded photos; failures become results too.
+
+    The decoded photos must share one input shape (see :func:`iter_results`).
+    """
     good = [p for p in batch if p.pixels is not None]
     outputs: dict[str, tuple[np.ndarray, list[TagScore]]] = {}
     if good:
@@ -361,6 +387,7 @@ def tag_photos(
     cancel: threading.Event | None = None,
     on_results: Callable[[list[PhotoResult]], None] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    runner: BatchRunner | None = None,
 ) -> RunSummary:
     """Tag photos with ``tagger``, storing each batch as it finishes.
 
@@ -381,6 +408,8 @@ def tag_photos(
         cancel: Set it to stop after the batch in flight; what is done stays stored.
         on_results: Called with each stored batch (the GUI's and the CLI's view).
         max_pixels: Photos declaring more pixels are refused.
+        runner: Where decoding and inference run (default: :func:`iter_results`, here
+            on ``decode_workers`` threads); results are stored here all the same.
     """
     start = time.perf_counter()
     refs = list(refs)
@@ -405,12 +434,13 @@ def tag_photos(
     done = failed = 0
     errors: list[tuple[str, str]] = []
     status = "failed"
+    if runner is None:
+        runner = functools.partial(iter_results, decode_workers=decode_workers)
     try:
-        for results in iter_results(
+        for results in runner(
             todo,
             tagger=tagger,
             batch_size=batch_size,
-            decode_workers=decode_workers,
             cancel=cancel,
             max_pixels=max_pixels,
             known_faces=known_faces,
