@@ -85,9 +85,10 @@ class MainWindow(QMainWindow):
         self.undo_stack: list[tuple[list[int], dict[str, int], str]] = []
         self.last_export: Path | None = None
         self._preview_uri: str | None = None
+        self._preview_version: tuple[int, int, bool] | None = None  # size, mtime, failed
         self.bot_bridge: BotBridge | None = None  # made on first use: one bot per app
         self.curation: CurationDialog | None = None
-        self._review_decided = 0  # photos decided in the review by tag under way
+        self._review_total = 0  # photos the review by tag under way started with
         self._review_row = 0  # where the next photo to review shows
 
         self.db = DbWorker(self.db_path, self)
@@ -545,8 +546,10 @@ class MainWindow(QMainWindow):
                 self.panel.set_preview(mosaic(thumbs))
             return
         item = items[0]
-        if self._preview_uri != item.ref.uri:
-            self._preview_uri = item.ref.uri
+        # Same photo, yet a fixed file now tagged (or a new version): the preview is made again.
+        version = (item.ref.size, item.ref.mtime, item.state == "failed")
+        if self._preview_uri != item.ref.uri or self._preview_version != version:
+            self._preview_uri, self._preview_version = item.ref.uri, version
             small = self.model.thumbnail(item)
             self.panel.set_preview(small)
             if item.state == "failed":
@@ -634,8 +637,8 @@ class MainWindow(QMainWindow):
 
     def start_tag_review(self, tag: str) -> None:
         """Show only the photos where ``tag`` is an open suggestion, with the bar above the grid."""
-        self._review_decided = 0
         self.proxy.set_review_tag(tag)
+        self._review_total = self.proxy.rowCount()
         self.review_bar.show()
         self._update_review_bar()
         if self.proxy.rowCount():
@@ -659,7 +662,6 @@ class MainWindow(QMainWindow):
         self._review_row = min(
             self.proxy.mapFromSource(self.model.index(self.model.row_of(i))).row() for i in items
         )
-        self._review_decided += len(items)
         self.decide(tag, action, items)
 
     def _after_review_decision(self) -> None:
@@ -678,7 +680,9 @@ class MainWindow(QMainWindow):
         tag = self.proxy.review_tag
         if tag is not None:
             self.review_bar.show_counts(
-                tag, left=self.proxy.rowCount(), decided=self._review_decided
+                tag,
+                left=self.proxy.rowCount(),
+                decided=max(self._review_total - self.proxy.rowCount(), 0),
             )
 
     def undo(self) -> None:

@@ -69,7 +69,7 @@ class TagReviewBar(QFrame):
     def show_counts(self, tag: str, *, left: int, decided: int) -> None:
         """Say where the review of ``tag`` stands: photos left, photos decided so far."""
         if left:
-            text = f"Reviewing #{tag} · {_photos(left)} left · A accept · R reject · J/K move" + (
+            text = f"Reviewing #{tag} · {_photos(left)} left · A accept · R reject" + (
                 f" · {decided} decided" if decided else ""
             )
         else:

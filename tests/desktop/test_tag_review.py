@@ -66,7 +66,7 @@ def test_review_one_tag_across_photos_each_and_all(qtbot, window, photos_dir, ou
     wait_db(qtbot, window)
     assert _decisions(window, tag) == dict.fromkeys(suggested, "accept")
     assert window.proxy.rowCount() == 0
-    assert "all reviewed" in window.review_bar.label.text()
+    assert f"all reviewed ✓ ({count} photos decided)" in window.review_bar.label.text()
     assert not window.review_bar.accept_all_button.isEnabled()
     window.resize(1920, 1080)
     qtbot.wait(50)
