@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -374,7 +374,7 @@ def infer_batch(batch: list[Prepared], tagger: Tagger) -> list[PhotoResult]:
     return results
 
 
-def tag_photos(
+def iter_tagging(
     refs: Iterable[PhotoRef],
     *,
     tagger: Tagger,
@@ -383,18 +383,20 @@ def tag_photos(
     batch_size: int = DEFAULT_BATCH_SIZE,
     decode_workers: int | None = None,
     rescan: bool = False,
-    progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
-    on_results: Callable[[list[PhotoResult]], None] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     runner: BatchRunner | None = None,
-) -> RunSummary:
-    """Tag photos with ``tagger``, storing each batch as it finishes.
+) -> Generator[tuple[list[PhotoResult], Progress], None, RunSummary]:
+    """Tag photos with ``tagger``, storing each batch; yields (stored batch, progress).
+
+    The generator form of :func:`tag_photos` for callers that run it as a
+    background job (the app): each batch is in the store before it is yielded,
+    and the :class:`RunSummary` is the generator's return value.
 
     Photos the same backbone already analysed, unchanged since (same size and
     mtime), are skipped unless ``rescan`` is set, as long as their faces were
-    searched too (when the tagger has a face detector). Faces are stored with
-    the rest of each batch.
+    searched too (when the tagger has a face detector). A photo that failed is
+    tried again once its file changed. Faces are stored with the rest of each batch.
 
     Args:
         refs: The photos, from :mod:`core.sources`.
@@ -404,9 +406,7 @@ def tag_photos(
         batch_size: Photos per forward pass.
         decode_workers: Decoding threads (default: one per core).
         rescan: Tag again photos already done.
-        progress: Called after each batch.
         cancel: Set it to stop after the batch in flight; what is done stays stored.
-        on_results: Called with each stored batch (the GUI's and the CLI's view).
         max_pixels: Photos declaring more pixels are refused.
         runner: Where decoding and inference run (default: :func:`iter_results`, here
             on ``decode_workers`` threads); results are stored here all the same.
@@ -450,14 +450,12 @@ def tag_photos(
             bad = [(r.ref.uri, r.error or "") for r in results if not r.ok]
             failed += len(bad)
             errors.extend(bad)
-            if on_results is not None:
-                on_results(results)
-            if progress is not None:
-                progress(
-                    Progress(
-                        done, failed, len(todo), time.perf_counter() - start, results[-1].ref.name
-                    )
-                )
+            yield (
+                results,
+                Progress(
+                    done, failed, len(todo), time.perf_counter() - start, results[-1].ref.name
+                ),
+            )
         cancelled = cancel is not None and cancel.is_set() and done < len(todo)
         status = "cancelled" if cancelled else "finished"
     finally:
@@ -472,3 +470,57 @@ def tag_photos(
         elapsed=time.perf_counter() - start,
         errors=tuple(errors),
     )
+
+
+def tag_photos(
+    refs: Iterable[PhotoRef],
+    *,
+    tagger: Tagger,
+    store: Store,
+    device: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decode_workers: int | None = None,
+    rescan: bool = False,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    on_results: Callable[[list[PhotoResult]], None] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    runner: BatchRunner | None = None,
+) -> RunSummary:
+    """Tag photos with ``tagger``, storing each batch as it finishes (see :func:`iter_tagging`).
+
+    Args:
+        refs: The photos, from :mod:`core.sources`.
+        tagger: The backbone to tag with.
+        store: Where results go; written once per batch.
+        device: Recorded with the run.
+        batch_size: Photos per forward pass.
+        decode_workers: Decoding threads (default: one per core).
+        rescan: Tag again photos already done.
+        progress: Called after each batch.
+        cancel: Set it to stop after the batch in flight; what is done stays stored.
+        on_results: Called with each stored batch (the GUI's and the CLI's view).
+        max_pixels: Photos declaring more pixels are refused.
+        runner: Where decoding and inference run (default: here, on threads).
+    """
+    steps = iter_tagging(
+        refs,
+        tagger=tagger,
+        store=store,
+        device=device,
+        batch_size=batch_size,
+        decode_workers=decode_workers,
+        rescan=rescan,
+        cancel=cancel,
+        max_pixels=max_pixels,
+        runner=runner,
+    )
+    while True:
+        try:
+            results, step = next(steps)
+        except StopIteration as end:
+            return end.value
+        if on_results is not None:
+            on_results(results)
+        if progress is not None:
+            progress(step)

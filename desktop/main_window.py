@@ -1,7 +1,7 @@
 """The main window: folder sidebar, thumbnail grid, tag panel, toolbar and status bar.
 
 The window owns the workers and wires them: folders are scanned and photos
-registered by the database worker, tagging runs on the inference worker, and
+registered by the database worker, tagging runs as a background job, and
 every decision is a database task whose result (the photos' new tags) comes
 back to the grid and the panel. Nothing here waits on I/O.
 """
@@ -24,8 +24,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QFileDialog,
+    QInputDialog,
     QMainWindow,
     QSplitter,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -44,17 +46,20 @@ from desktop.dialogs import (
     UrlDialog,
 )
 from desktop.grid import PhotoGridView
+from desktop.jobs import Job, run_in_background
 from desktop.learn import LearnController
 from desktop.models import PhotoFilterProxyModel, PhotoItem, ThumbnailModel
 from desktop.run_bar import RunStatusBar, RunToolBar
 from desktop.sidebar import SidebarWidget
 from desktop.tag_panel import TagPanel, mosaic
+from desktop.tag_review import TagReviewBar, open_tag_counts
 from desktop.workers import (
     DbWorker,
-    InferenceWorker,
     PhotoUpdate,
     ProgressRelay,
+    TaggingStep,
     ThumbnailLoader,
+    tag_in_background,
 )
 
 PREVIEW_SIZE = 720
@@ -76,13 +81,15 @@ class MainWindow(QMainWindow):
             str(core_settings.config_dir() / "window.ini"), QSettings.Format.IniFormat
         )
         self.folder: Path | None = None
-        self.inference: InferenceWorker | None = None
+        self.inference: Job | None = None  # the tagging run under way
         self.undo_stack: list[tuple[list[int], dict[str, int], str]] = []
         self.last_export: Path | None = None
         self._preview_uri: str | None = None
+        self._preview_version: tuple[int, int, bool] | None = None  # size, mtime, failed
         self.bot_bridge: BotBridge | None = None  # made on first use: one bot per app
-        self.learner = LearnController(self)
         self.curation: CurationDialog | None = None
+        self._review_total = 0  # photos the review by tag under way started with
+        self._review_row = 0  # where the next photo to review shows
 
         self.db = DbWorker(self.db_path, self)
         self.db.failed.connect(
@@ -95,13 +102,23 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
 
         self._build_central()
+        self._build_status_bar()
+        self.learner = LearnController(
+            status=self.run_status,
+            db=self.db,
+            db_path=self.db_path,
+            run_choice=lambda: (self.backbone, self.threshold),
+            tagging=lambda: self.inference is not None,
+            refreshed=self.reload_tags,
+            parent=self,
+        )
         self._build_actions()
         self._build_toolbar()
-        self._build_status_bar()
         self._build_menus()
         self._counts_timer = QTimer(self, singleShot=True, interval=150)
         self._counts_timer.timeout.connect(self._refresh_counts)
         self.model.itemsChanged.connect(self._counts_timer.start)
+        self.model.itemsChanged.connect(self._update_review_bar)
         self._restore_ui_state()
         self.db.submit(tasks.completions, self.panel.set_completions)
         self.db.submit(tasks.backbone_notes, self._show_backbone_notes)
@@ -121,9 +138,20 @@ class MainWindow(QMainWindow):
         self.panel = TagPanel()
         self.panel.set_hashtag_style(self.settings.hashtag_style)
         self.panel.decisionRequested.connect(self.decide)
+        self.panel.failure.retryRequested.connect(self.retry_failed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(self.grid)
+        self.review_bar = TagReviewBar()
+        self.review_bar.acceptAll.connect(lambda: self.decide_reviewed("accept", every=True))
+        self.review_bar.rejectAll.connect(lambda: self.decide_reviewed("reject", every=True))
+        self.review_bar.finished.connect(self.end_tag_review)
+        grid_column = QWidget()
+        column = QVBoxLayout(grid_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.review_bar)
+        column.addWidget(self.grid, 1)
+        self.splitter.addWidget(grid_column)
         self.splitter.addWidget(self.panel)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([250, 800, 380])
@@ -163,8 +191,14 @@ class MainWindow(QMainWindow):
         )
         self.cancel_action = a("Cancel Run", "Esc", self.cancel_tagging, "Stop tagging")
         self.cancel_action.setEnabled(False)
-        self.accept_action = a("Accept Tag", "A", self.panel.accept_current)
-        self.reject_action = a("Reject Tag", "R", self.panel.reject_current)
+        self.accept_action = a("Accept Tag", "A", lambda: self.review_key("accept"))
+        self.reject_action = a("Reject Tag", "R", lambda: self.review_key("reject"))
+        self.review_tag_action = a(
+            "Review by Tag…",
+            "Ctrl+Shift+R",
+            self.choose_tag_review,
+            "Every photo suggested one tag: accept or reject each, or all at once",
+        )
         self.remove_action = a("Remove Tag", "Del", self.panel.remove_current)
         self.add_tag_action = a("Add Tag…", "T", self.panel.focus_add)
         self.next_action = a("Next Photo", "J", partial(self.step_photo, 1))
@@ -198,6 +232,13 @@ class MainWindow(QMainWindow):
             lambda: people_view.open_people_view(self),
             "Faces grouped by person: name, merge, split",
         )
+        self.rejects_action = a(
+            "Show Rejects",
+            "Ctrl+Shift+X",
+            lambda: self.proxy.set_rejects_only(self.rejects_action.isChecked()),
+            "Only the photos marked as rejects in curation (nothing was deleted)",
+        )
+        self.rejects_action.setCheckable(True)
         self.select_all_action = a("Select All Photos", "Ctrl+A", self.grid.selectAll)
         self.shortcuts_action = a("Keyboard Shortcuts", "F1", self.show_shortcuts)
         self.quit_action = a("Quit", "Ctrl+Q", self.close)
@@ -212,22 +253,13 @@ class MainWindow(QMainWindow):
         )
         self.toolbar.rankingChanged.connect(self.reload_tags)
         self.addToolBar(self.toolbar)
-        # The run controls are read and set all over the window (and by tests): short names.
-        self.backbone_box = self.toolbar.backbone_box
-        self.device_box = self.toolbar.device_box
-        self.threshold_box = self.toolbar.threshold_box
-        self.top_k_box = self.toolbar.top_k_box
+        self.learner.action = self.learn_action
 
     def _build_status_bar(self) -> None:
         status = RunStatusBar(self)
-        status.cancel_button.clicked.connect(self.cancel_tagging)
+        status.cancel_button.clicked.connect(lambda: self.cancel_tagging())
         self.setStatusBar(status)
         self.run_status = status
-        self.message_label = status.message_label
-        self.progress = status.progress
-        self.rate_label = status.rate_label
-        self.cancel_button = status.cancel_button
-        self.counts_label = status.counts_label
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
@@ -254,6 +286,8 @@ class MainWindow(QMainWindow):
             self.prev_action,
             self.select_all_action,
             self.filter_action,
+            self.review_tag_action,
+            self.rejects_action,
         ):
             review_menu.addAction(action)
         review_menu.addSeparator()
@@ -275,8 +309,7 @@ class MainWindow(QMainWindow):
     # -- messages ----------------------------------------------------------------
 
     def show_message(self, text: str, *, error: bool = False) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("color: #e5534b;" if error else "")
+        self.run_status.show_message(text, error=error)
 
     def _refresh_counts(self) -> None:
         states = self.model.state_counts()
@@ -286,19 +319,21 @@ class MainWindow(QMainWindow):
         text = f"{total} photos · {done} tagged · {states['reviewed']} reviewed"
         if states["failed"]:
             text += f" · {states['failed']} failed"
-        self.counts_label.setText(text)
+        self.run_status.counts_label.setText(text)
 
     def _show_backbone_notes(self, notes: list[tuple[str, str, str]]) -> None:
         for name, display, note in notes:
-            row = self.backbone_box.findData(name)
+            row = self.toolbar.backbone_box.findData(name)
             if row < 0:
                 continue
             short = display.split(" (")[0]
             if note != "available":
-                self.backbone_box.setItemText(
+                self.toolbar.backbone_box.setItemText(
                     row, f"{short} — {note.split(':')[0].split('(')[0].strip()}"
                 )
-            self.backbone_box.setItemData(row, f"{display}: {note}", Qt.ItemDataRole.ToolTipRole)
+            self.toolbar.backbone_box.setItemData(
+                row, f"{display}: {note}", Qt.ItemDataRole.ToolTipRole
+            )
         self.backbone_notes = notes
 
     # -- opening photos ----------------------------------------------------------
@@ -377,11 +412,19 @@ class MainWindow(QMainWindow):
 
     @property
     def threshold(self) -> float:
-        return self.threshold_box.value()
+        return self.toolbar.threshold_box.value()
 
     @property
     def top_k(self) -> int:
-        return self.top_k_box.value()
+        return self.toolbar.top_k_box.value()
+
+    @property
+    def backbone(self) -> str:
+        return self.toolbar.backbone_box.currentData()
+
+    @property
+    def device(self) -> str:
+        return self.toolbar.device_box.currentData()
 
     def selected_items(self) -> list[PhotoItem]:
         rows = sorted(
@@ -401,10 +444,25 @@ class MainWindow(QMainWindow):
                 else "Select photos to tag"
             )
             return
-        worker = InferenceWorker(
+        self._start_run(refs)
+
+    def retry_failed(self) -> None:
+        """Tag the selected failed photos again, whether or not their file changed."""
+        refs = [i.ref for i in self.panel.items if i.state == "failed"]
+        if not refs:
+            return
+        if self.inference is not None:
+            self.show_message("Retry after the tagging run has finished", error=True)
+            return
+        self.show_message(f"Trying {len(refs)} photo{'s' if len(refs) > 1 else ''} again…")
+        self._start_run(refs, rescan=True)
+
+    def _start_run(self, refs: list[PhotoRef], *, rescan: bool = False) -> None:
+        self.inference = run_in_background(
+            tag_in_background,
             refs,
-            backbone=self.backbone_box.currentData(),
-            device=self.device_box.currentData(),
+            backbone=self.backbone,
+            device=self.device,
             db_path=self.db_path,
             cache_dir=self.cache_dir,
             threshold=self.threshold,
@@ -413,40 +471,36 @@ class MainWindow(QMainWindow):
             max_pixels=self.settings.max_megapixels * 1_000_000,
             detect_faces=self.settings.detect_faces,
             recognize_faces=self.settings.recognize_faces,
+            rescan=rescan,
+            on_progress=self._on_tagging_step,
+            on_done=self._on_run_done,
+            on_error=lambda exc: self.show_message(str(exc), error=True),
+            on_end=self._on_run_ended,
+            parent=self,
         )
-        worker.stage.connect(self.show_message)
-        worker.progressed.connect(self._on_progress)
-        worker.batchTagged.connect(self._apply_updates)
-        worker.failedToStart.connect(lambda message: self.show_message(message, error=True))
-        worker.runFinished.connect(self._on_run_finished)
-        self.inference = worker
         self._run_started = time.monotonic()
         self.run_status.run_started()
         self.tag_action.setEnabled(False)
         self.tag_selection_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
-        worker.start()
 
     def cancel_tagging(self) -> None:
         if self.inference is None:
             return
         self.inference.cancel()
-        self.cancel_button.setEnabled(False)
+        self.run_status.cancel_button.setEnabled(False)
         self.show_message("Cancelling after the batch in flight…")
 
-    def _on_progress(self, progress) -> None:
-        self.run_status.show_progress(progress)
+    def _on_tagging_step(self, step: TaggingStep) -> None:
+        if step.stage:
+            self.show_message(step.stage)
+        if step.progress is not None:
+            self.run_status.show_run_progress(step.progress)
+        if step.updates:
+            self._apply_updates(list(step.updates))
 
-    def _on_run_finished(self, summary) -> None:
-        worker, self.inference = self.inference, None
-        if worker is not None:
-            worker.wait()
-            worker.deleteLater()
-        self.run_status.run_ended()
-        self.tag_action.setEnabled(True)
-        self.tag_selection_action.setEnabled(True)
-        self.cancel_action.setEnabled(False)
-        if summary is None:
+    def _on_run_done(self, summary) -> None:
+        if summary is None:  # cancelled while the backbone loaded
             return
         verb = "Cancelled after" if summary.cancelled else "Tagged"
         text = f"{verb} {summary.tagged} photos in {summary.elapsed:.1f} s"
@@ -456,6 +510,13 @@ class MainWindow(QMainWindow):
             text += f" · {summary.failed} failed (filter: Failed)"
         self.show_message(text)
         self.last_summary = summary
+
+    def _on_run_ended(self) -> None:
+        self.inference = None
+        self.run_status.run_ended()
+        self.tag_action.setEnabled(True)
+        self.tag_selection_action.setEnabled(True)
+        self.cancel_action.setEnabled(False)
 
     def _apply_updates(self, updates: list[PhotoUpdate]) -> None:
         self.model.apply_updates(updates)
@@ -485,8 +546,10 @@ class MainWindow(QMainWindow):
                 self.panel.set_preview(mosaic(thumbs))
             return
         item = items[0]
-        if self._preview_uri != item.ref.uri:
-            self._preview_uri = item.ref.uri
+        # Same photo, yet a fixed file now tagged (or a new version): the preview is made again.
+        version = (item.ref.size, item.ref.mtime, item.state == "failed")
+        if self._preview_uri != item.ref.uri or self._preview_version != version:
+            self._preview_uri, self._preview_version = item.ref.uri, version
             small = self.model.thumbnail(item)
             self.panel.set_preview(small)
             if item.state == "failed":
@@ -507,8 +570,10 @@ class MainWindow(QMainWindow):
         row = min(max((current.row() if current.isValid() else -1) + step, 0), count - 1)
         self.grid.setCurrentIndex(self.proxy.index(row, 0))
 
-    def decide(self, tag: str, action: str) -> None:
-        photos = {i.ref.uri: i.photo_id for i in self.panel.items if i.photo_id is not None}
+    def decide(self, tag: str, action: str, items: list[PhotoItem] | None = None) -> None:
+        """Record one decision on ``items`` (default: the selected photos), undoable."""
+        chosen = self.panel.items if items is None else items
+        photos = {i.ref.uri: i.photo_id for i in chosen if i.photo_id is not None}
         if not photos:
             self.show_message("These photos are still being registered; try again in a moment")
             return
@@ -522,6 +587,8 @@ class MainWindow(QMainWindow):
             verb = {"accept": "Accepted", "reject": "Rejected", "add": "Added", "remove": "Removed"}
             plural = "s" if len(photos) > 1 else ""
             self.show_message(f"{verb.get(action, action)} #{tag} on {len(photos)} photo{plural}")
+            if self.proxy.review_tag is not None:
+                self._after_review_decision()
             self.panel.set_completions(
                 list(dict.fromkeys([tag, *self.panel.completer.model().stringList()]))
             )  # type: ignore[attr-defined]
@@ -538,6 +605,85 @@ class MainWindow(QMainWindow):
             done,
             lambda exc: self.show_message(str(exc), error=True),
         )
+
+    # -- review by tag -----------------------------------------------------------------
+
+    def review_key(self, action: str) -> None:
+        """A or R: the tag under review on the selected photos, else the panel's current tag."""
+        if self.proxy.review_tag is not None:
+            self.decide_reviewed(action)
+        elif action == "accept":
+            self.panel.accept_current()
+        else:
+            self.panel.reject_current()
+
+    def choose_tag_review(self) -> None:
+        """Review the tag filtered on, else the panel's current tag, else one picked from a list."""
+        counts = open_tag_counts(self.model.items())
+        open_tags = dict(counts)
+        for tag in (self.proxy.tag, self.panel.current_tag()):
+            if tag and tag in open_tags:
+                self.start_tag_review(tag)
+                return
+        if not counts:
+            self.show_message("No suggestion is left to review")
+            return
+        labels = [f"#{tag}  ·  {n}" for tag, n in counts]
+        label, ok = QInputDialog.getItem(
+            self, "Review by tag", "Tag to review (photos suggested it):", labels, 0, False
+        )
+        if ok and label:
+            self.start_tag_review(counts[labels.index(label)][0])
+
+    def start_tag_review(self, tag: str) -> None:
+        """Show only the photos where ``tag`` is an open suggestion, with the bar above the grid."""
+        self.proxy.set_review_tag(tag)
+        self._review_total = self.proxy.rowCount()
+        self.review_bar.show()
+        self._update_review_bar()
+        if self.proxy.rowCount():
+            self.grid.setCurrentIndex(self.proxy.index(0, 0))
+        self.grid.setFocus()
+
+    def end_tag_review(self) -> None:
+        self.proxy.set_review_tag(None)
+        self.review_bar.hide()
+        self.grid.setFocus()
+
+    def decide_reviewed(self, action: str, *, every: bool = False) -> None:
+        """Decide the tag under review on the selected photos, or on every photo shown."""
+        tag = self.proxy.review_tag
+        if tag is None:
+            return
+        items = self.shown_items() if every else self.selected_items()
+        if not items:
+            self.show_message("Select the photos to decide on, or use Accept all")
+            return
+        self._review_row = min(
+            self.proxy.mapFromSource(self.model.index(self.model.row_of(i))).row() for i in items
+        )
+        self.decide(tag, action, items)
+
+    def _after_review_decision(self) -> None:
+        """The decided photos left the grid: select the one that took their place."""
+        self._update_review_bar()
+        count = self.proxy.rowCount()
+        if count:
+            row = min(max(self._review_row, 0), count - 1)
+            index = self.proxy.index(row, 0)
+            self.grid.setCurrentIndex(index)
+            self.grid.selectionModel().select(
+                index, self.grid.selectionModel().SelectionFlag.ClearAndSelect
+            )
+
+    def _update_review_bar(self) -> None:
+        tag = self.proxy.review_tag
+        if tag is not None:
+            self.review_bar.show_counts(
+                tag,
+                left=self.proxy.rowCount(),
+                decided=max(self._review_total - self.proxy.rowCount(), 0),
+            )
 
     def undo(self) -> None:
         if not self.undo_stack:
@@ -608,15 +754,14 @@ class MainWindow(QMainWindow):
 
     def export_keywords(self, choice: ExportChoice, *, uris: list[str]) -> None:
         """Merge keywords into sidecars or photos on the database thread, with progress."""
-        self.progress.setRange(0, max(len(uris), 1))
-        self.progress.setValue(0)
-        self.progress.show()
+        status = self.run_status
+        status.show_progress(0, max(len(uris), 1))
         self.show_message(f"Writing keywords for {len(uris)} photos…")
         relay = ProgressRelay(self)
-        relay.progressed.connect(lambda done, total: self.progress.setValue(done))
+        relay.progressed.connect(lambda done, total: status.show_progress(done, max(total, 1)))
 
         def finished(report) -> None:
-            self.progress.hide()
+            status.hide_progress()
             relay.deleteLater()
             text = f"Keywords: {report.summary()}"
             if report.failures:
@@ -625,7 +770,7 @@ class MainWindow(QMainWindow):
             self.show_message(text, error=bool(report.failures))
 
         def failed(exc: Exception) -> None:
-            self.progress.hide()
+            status.hide_progress()
             relay.deleteLater()
             self.show_message(f"Export failed: {exc}", error=True)
 
@@ -649,7 +794,15 @@ class MainWindow(QMainWindow):
         if self.curation is not None:
             self.curation.stop()
             self.curation.deleteLater()
-        self.curation = CurationDialog(self)
+        self.curation = CurationDialog(
+            items=self.model.items(),
+            loader=self.loader,
+            db=self.db,
+            db_path=self.db_path,
+            backbone=self.backbone,
+            tags_changed=self.reload_tags,
+            parent=self,
+        )
         self.curation.show()
         self.curation.start()
         return self.curation
@@ -698,10 +851,14 @@ class MainWindow(QMainWindow):
         old, self.settings = self.settings, settings
         if self.bot_bridge is not None:  # the next start uses them; a running bot keeps its own
             self.bot_bridge.runner.configure(settings=settings)
-        self.backbone_box.setCurrentIndex(max(0, self.backbone_box.findData(settings.backbone)))
-        self.device_box.setCurrentIndex(max(0, self.device_box.findData(settings.device)))
-        self.threshold_box.setValue(settings.threshold)
-        self.top_k_box.setValue(settings.top_k)
+        self.toolbar.backbone_box.setCurrentIndex(
+            max(0, self.toolbar.backbone_box.findData(settings.backbone))
+        )
+        self.toolbar.device_box.setCurrentIndex(
+            max(0, self.toolbar.device_box.findData(settings.device))
+        )
+        self.toolbar.threshold_box.setValue(settings.threshold)
+        self.toolbar.top_k_box.setValue(settings.top_k)
         self.grid.grid_delegate.hashtag_style = settings.hashtag_style
         self.panel.set_hashtag_style(settings.hashtag_style)
         if settings.thumbnail_size != old.thumbnail_size:
@@ -740,7 +897,7 @@ class MainWindow(QMainWindow):
         """Stop the run (its batch in flight is stored), the bot, the thumbnails and the database."""
         if self.inference is not None:
             self.inference.cancel()
-            self.inference.wait(30000)
+            self.inference.wait(30)
         self.learner.stop()
         if self.curation is not None:
             self.curation.stop()
