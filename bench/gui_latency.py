@@ -164,7 +164,7 @@ def measure_standin_tagging(
 
     It runs on its own thread and reaches the window through queued Qt signals
     connected to the slots a real run's signals reach (``_apply_updates``,
-    ``_on_progress``), so the GUI does the same work per batch as in a run.
+    ``run_status.show_run_progress``), so the GUI does the same work per batch as in a run.
     """
     from PySide6.QtCore import QObject, Signal
 
@@ -178,7 +178,7 @@ def measure_standin_tagging(
 
     feeder = StandIn()
     feeder.batchTagged.connect(window._apply_updates)
-    feeder.progressed.connect(window._on_progress)
+    feeder.progressed.connect(window.run_status.show_run_progress)
     items = window.model.items()[:count]
     vocabulary = ["dog", "cat", "beach", "car", "pizza", "person", "tree", "snow"]
     done = threading.Event()

@@ -84,6 +84,28 @@ def preference_labels(store: Store) -> dict[int, float]:
     return labels
 
 
+def rejected_photos(store: Store) -> set[int]:
+    """Photos whose latest pick decision is "not this one" (a reject, shown by the Rejects filter)."""
+    return {pid for pid, (pick, _) in curation_states(store).items() if pick is False}
+
+
+def mark_rejects(store: Store, photo_ids: list[int], *, origin: str = "cli") -> list[int]:
+    """Mark photos as rejects, all or none; returns the decision ids (to undo them).
+
+    A reject deletes nothing: it is a decision like a tag's, shown by a filter
+    and taken back by :func:`undo_marks`.
+    """
+    with store.db.atomic():
+        return [record_pick(store, pid, picked=False, origin=origin) for pid in photo_ids]
+
+
+def undo_marks(store: Store, decision_ids: list[int]) -> None:
+    """Take back curation decisions (picks or rejects), all or none."""
+    with store.db.atomic():
+        for decision_id in decision_ids:
+            store.undo_decision(decision_id)
+
+
 def album_ids(store: Store, *, uri_prefix: str | None = None) -> list[int]:
     """The ids of an album: photos whose location starts with ``uri_prefix`` (all if None)."""
     return [p.id for p in store.photos(uri_prefix=uri_prefix)]

@@ -28,6 +28,8 @@ from core.metadata import (
     sidecar_path,
     write_keywords,
 )
+from core.people.naming import person_names
+from core.people.regions import PhotoPeople, people_in_photos, person_path
 from core.review import PhotoTag, photo_tags
 from core.sources import is_url
 from core.store import Store
@@ -140,16 +142,29 @@ def write_json(
     return len(items)
 
 
-def keyword_change(row: ExportRow, vocabulary: Vocabulary) -> KeywordChange:
+def keyword_change(
+    row: ExportRow,
+    vocabulary: Vocabulary,
+    *,
+    people: PhotoPeople | None = None,
+    names: frozenset[str] = frozenset(),
+) -> KeywordChange:
     """What a row asks of the photo's metadata: its tags, their paths, its rejected tags.
 
-    Low-confidence guesses stay out of a photo's keywords.
+    Low-confidence guesses stay out of a photo's keywords. A person's name (one of
+    ``names``) goes under ``People``; with ``names``, the photo's named faces
+    (``people``, none if None) become its PhotoTagger face regions.
     """
     tags = [t for t in row.tags if not t.low_confidence]
+    paths = (
+        person_path(t.tag) if t.tag in names else vocabulary.hierarchy_path(t.tag) for t in tags
+    )
     return KeywordChange(
         keywords=tuple(t.tag for t in tags),
-        paths=tuple(dict.fromkeys(vocabulary.hierarchy_path(t.tag) for t in tags)),
+        paths=tuple(dict.fromkeys(paths)),
         retract=row.retracted,
+        regions=(people.regions if people else ()) if names else None,
+        size=people.size if people else None,
     )
 
 
@@ -178,10 +193,18 @@ def write_keyword_files(
                 after=(after.st_size, after.st_mtime_ns),
             )
 
+    rows = [row for row in rows if not is_url(row.location)]
+    names: frozenset[str] = frozenset()
+    people: dict[str, PhotoPeople] = {}
+    if store is not None:
+        names = person_names(store)
+        people = people_in_photos(store, [row.location for row in rows]) if names else {}
     items = [
-        (Path(row.location), keyword_change(row, vocabulary))
+        (
+            Path(row.location),
+            keyword_change(row, vocabulary, people=people.get(row.location), names=names),
+        )
         for row in rows
-        if not is_url(row.location)
     ]
     return write_keywords(
         items,

@@ -16,7 +16,7 @@ they hold for the original whatever size it was decoded at.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -71,11 +71,13 @@ class Face:
         box: left, top, right, bottom.
         score: The detector's confidence.
         landmarks: x, y of the left eye, right eye, nose, left and right mouth corner.
+        embedding: The face's 128-d descriptor (:mod:`core.face_encoder`), when computed.
     """
 
     box: tuple[float, float, float, float]
     score: float
     landmarks: tuple[tuple[float, float], ...]
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def area(self) -> float:
@@ -427,3 +429,40 @@ def _crops(tables: _Pixels, boxes: np.ndarray, size: int) -> tuple[np.ndarray, n
 def describe_people(count: int) -> str:
     """'1 person', '3 people': what the bot may say, never who."""
     return f"{count} person" if count == 1 else f"{count} people"
+
+
+def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (left, top, right, bottom) boxes."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_boxes(
+    new: list[tuple[float, ...]], old: dict[int, tuple[float, ...]], *, min_overlap: float = 0.5
+) -> dict[int, int]:
+    """Which new box is which old one (same face found again): {new index: old id}.
+
+    Pairs are taken best overlap first; each box is used at most once.
+    """
+    pairs = sorted(
+        (
+            (box_overlap(box, prev), i, fid)
+            for i, box in enumerate(new)
+            for fid, prev in old.items()
+        ),
+        reverse=True,
+    )
+    matched: dict[int, int] = {}
+    used: set[int] = set()
+    for overlap, i, fid in pairs:
+        if overlap < min_overlap:
+            break
+        if i not in matched and fid not in used:
+            matched[i] = fid
+            used.add(fid)
+    return matched

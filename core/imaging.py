@@ -83,9 +83,9 @@ def decode_photo(
         except UnidentifiedImageError as exc:
             raise DecodeError("not an image file, or a format PhotoTagger cannot read") from exc
         except Image.DecompressionBombError as exc:
-            raise DecodeError(f"refused: the image is too large to decode safely ({exc})") from exc
+            raise DecodeError(f"refused: the image is too large to decode safely — {exc}") from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise DecodeError(f"the image data is damaged or truncated ({exc})") from exc
+            raise DecodeError(f"the image data is damaged or truncated — {exc}") from exc
         except MemoryError as exc:
             raise DecodeError("the image is too large for the memory available") from exc
 

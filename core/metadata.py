@@ -40,10 +40,12 @@ from core.xmp import (
     SUBJECT,
     TAGS_LIST,
     WRITTEN,
+    FaceRegion,
     XmpError,
     get_list,
     parse_xmp,
     set_list,
+    set_regions,
     xmp_bytes,
 )
 
@@ -62,15 +64,19 @@ class KeywordChange:
         keywords: Tags to be present (dc:subject, IPTC Keywords).
         paths: Their general-to-specific paths, e.g. ``("animal", "dog")``.
         retract: Tags the person rejected or removed; taken out where PhotoTagger wrote them.
+        regions: Named faces as MWG regions (None: regions are left as they are).
+        size: The photo's width and height in pixels (for a new regions structure).
     """
 
     keywords: tuple[str, ...] = ()
     paths: tuple[tuple[str, ...], ...] = ()
     retract: frozenset[str] = frozenset()
+    regions: tuple[FaceRegion, ...] | None = None
+    size: tuple[int, int] | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.keywords and not self.retract
+        return not self.keywords and not self.retract and not self.regions
 
     def lists(self) -> dict[str, list[str]]:
         """The values wanted in each list PhotoTagger writes."""
@@ -183,7 +189,7 @@ def write_sidecar(
     """Merge ``change`` into the photo's sidecar (made if needed); None when there is nothing to do."""
     target = sidecar_path(photo, naming)
     exists = target.exists()
-    if not exists and not change.keywords:
+    if not exists and not change.keywords and not change.regions:
         return None
     if exists:
         _check_writable(target)
@@ -195,7 +201,10 @@ def write_sidecar(
     wanted = {n: v for n, v in change.lists().items() if n in _XMP_LISTS}
     written = get_list(root, WRITTEN)
     lists, record = merge_lists(existing, wanted, written=written, retract=change.retract)
-    if exists and lists == existing and record == written:
+    regions_changed = change.regions is not None and set_regions(
+        root, list(change.regions), size=change.size
+    )
+    if exists and lists == existing and record == written and not regions_changed:
         return FileOutcome(photo, target, "unchanged")
     for name, prop in _XMP_LISTS.items():
         if lists[name] != existing[name]:
@@ -231,7 +240,12 @@ def embed_keywords_in(
     if not base[IPTC]:
         base[IPTC] = list(dict.fromkeys(fit_keyword(k) for k in existing["subject"]))
     lists, record = merge_lists(base, change.lists(), written=written, retract=change.retract)
-    xmp_changed = record != written or any(lists[n] != existing[n] for n in _XMP_LISTS)
+    regions_changed = change.regions is not None and set_regions(
+        root, list(change.regions), size=change.size
+    )
+    xmp_changed = (
+        regions_changed or record != written or any(lists[n] != existing[n] for n in _XMP_LISTS)
+    )
     iptc_changed = lists[IPTC] != existing[IPTC] or (
         lists[IPTC] and b"\x1b%G" not in (jpeg.photoshop() or b"")
     )

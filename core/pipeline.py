@@ -8,21 +8,24 @@ kill loses at most the batch in flight, and a re-run skips what is done.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from core.backbones import BackboneSpec, get_backbone_spec
 from core.errors import DecodeError, FetchError
+from core.face_encoder import FaceEncoder, RecognitionUnavailable
 from core.faces import DETECT_SHORT_SIDE, Face, FaceDetector
 from core.imaging import DEFAULT_MAX_PIXELS, decode_photo
 from core.people_tags import PeopleModel, people_tags
@@ -70,6 +73,24 @@ class RunSummary:
     errors: tuple[tuple[str, str], ...] = field(default=())
 
 
+class BatchRunner(Protocol):
+    """Turns the photos to tag into batches of results, each yielded as soon as it is ready.
+
+    :func:`iter_results` is the local one; :mod:`core.cluster` runs the same steps on Ray.
+    """
+
+    def __call__(
+        self,
+        refs: Sequence[PhotoRef],
+        *,
+        tagger: Tagger,
+        batch_size: int,
+        cancel: threading.Event | None,
+        max_pixels: int,
+        known_faces: dict[str, tuple[Face, ...]] | None,
+    ) -> Iterator[list[PhotoResult]]: ...
+
+
 class Tagger:
     """A backbone ready to tag: its runtime and the vocabulary that reads its logits.
 
@@ -85,12 +106,14 @@ class Tagger:
         *,
         faces: FaceDetector | None = None,
         people: PeopleModel | None = None,
+        encoder: FaceEncoder | None = None,
     ) -> None:
         self.spec = spec
         self.runtime = runtime
         self.vocabulary = vocabulary
         self.faces = faces
         self.people = people
+        self.encoder = encoder if faces is not None else None
 
     @classmethod
     def open(
@@ -101,13 +124,30 @@ class Tagger:
         cache_dir: Path,
         threads: int | None = None,
         faces: bool = True,
+        recognize: bool = False,
     ) -> Tagger:
-        """Open ``backbone`` on ``device``; ``faces=False`` leaves face detection off."""
+        """Open ``backbone`` on ``device``; ``faces=False`` leaves face detection off.
+
+        With ``recognize`` (and faces on), each face also gets its embedding, for
+        grouping people, where face recognition is installed; it is left out, with
+        a log line, where it is not.
+        """
         spec = backbone if isinstance(backbone, BackboneSpec) else get_backbone_spec(backbone)
         runtime = open_runtime(spec, device=device, cache_dir=cache_dir, threads=threads)
         detector = FaceDetector() if faces else None
+        encoder = None
+        if faces and recognize:
+            try:
+                encoder = FaceEncoder()
+            except RecognitionUnavailable as exc:
+                log.info("%s", exc)
         return cls(
-            spec, runtime, Vocabulary.bundled(), faces=detector, people=PeopleModel.bundled()
+            spec,
+            runtime,
+            Vocabulary.bundled(),
+            faces=detector,
+            people=PeopleModel.bundled(),
+            encoder=encoder,
         )
 
     @property
@@ -160,7 +200,9 @@ class Tagger:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """One photo read, decoded and preprocessed for a backbone, or why it could not be."""
+
     ref: PhotoRef
     pixels: np.ndarray | None
     width: int = 0
@@ -180,11 +222,13 @@ def prepare(
     max_download: int = DEFAULT_MAX_DOWNLOAD,
     detector: FaceDetector | None = None,
     known_faces: tuple[Face, ...] | None = None,
-) -> _Prepared:
+    encoder: FaceEncoder | None = None,
+) -> Prepared:
     """Read, decode and preprocess one photo; failures become a reason, never an exception.
 
     With a ``detector``, the photo is decoded large enough for it and searched
     for faces, unless ``known_faces`` (stored for this version of the photo) are given.
+    With an ``encoder``, the faces found get their embeddings from the same decoded copy.
     """
     short_side = input_short_side(config, view)
     if detector is not None and known_faces is None:
@@ -196,17 +240,22 @@ def prepare(
         decoded = decode_photo(source, min_short_side=short_side, max_pixels=max_pixels)
         pixels = to_input_array(decoded.image, config, view=view)
     except (DecodeError, FetchError) as exc:
-        return _Prepared(ref, None, error=str(exc))
+        return Prepared(ref, None, error=str(exc))
     except Exception as exc:  # a decoder bug must cost one photo, not the batch
         log.exception("unexpected error preparing %s", ref.uri)
-        return _Prepared(ref, None, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
+        return Prepared(ref, None, error=f"unexpected error: {exc.__class__.__name__}: {exc}")
     faces, detected = known_faces, False
     if detector is not None and known_faces is None:
         try:
             faces, detected = detector.faces(decoded.image), True
         except Exception:  # the photo's tags must not depend on the face search working
             log.exception("face detection failed on %s", ref.uri)
-    return _Prepared(
+        if detected and encoder is not None:
+            try:
+                faces = encoder.embed(decoded.image, faces or ())
+            except Exception:  # nor on recognition working: the faces are kept without
+                log.exception("face embedding failed on %s", ref.uri)
+    return Prepared(
         ref, pixels, decoded.width, decoded.height, decoded.format, faces=faces, detected=detected
     )
 
@@ -229,7 +278,7 @@ def iter_results(
     config, view = tagger.data_config, tagger.spec.view
     known = known_faces or {}
     refs_iter = iter(refs)
-    window: deque[Future[_Prepared]] = deque()
+    window: deque[Future[Prepared]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
 
         def refill() -> None:
@@ -247,6 +296,7 @@ def iter_results(
                         max_pixels=max_pixels,
                         detector=tagger.faces,
                         known_faces=known.get(ref.uri),
+                        encoder=tagger.encoder,
                     )
                 )
 
@@ -254,8 +304,8 @@ def iter_results(
         # Whole-photo inputs differ in shape (landscape, portrait, 3:2, 16:9...), and a
         # forward pass takes one shape: decoded photos wait by shape, and whenever
         # ``batch_size`` of them wait, the largest group runs (failures go with it).
-        by_shape: dict[tuple[int, ...], list[_Prepared]] = {}
-        failed: list[_Prepared] = []
+        by_shape: dict[tuple[int, ...], list[Prepared]] = {}
+        failed: list[Prepared] = []
         try:
             while window or by_shape or failed:
                 if cancel is not None and cancel.is_set():
@@ -271,13 +321,17 @@ def iter_results(
                     by_shape.pop(max(by_shape, key=lambda k: len(by_shape[k]))) if by_shape else []
                 )
                 batch, failed = batch + failed, []
-                yield _infer_batch(batch, tagger)
+                yield infer_batch(batch, tagger)
         finally:
             for future in window:
                 future.cancel()
 
 
-def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
+def infer_batch(batch: list[Prepared], tagger: Tagger) -> list[PhotoResult]:
+    """Run one forward pass over the batch's decoded photos; failures become results too.
+
+    The decoded photos must share one input shape (see :func:`iter_results`).
+    """
     good = [p for p in batch if p.pixels is not None]
     outputs: dict[str, tuple[np.ndarray, list[TagScore]]] = {}
     if good:
@@ -287,6 +341,7 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
         for p, emb, sug in zip(good, embeddings, suggestions, strict=True):
             outputs[p.ref.uri] = (emb, sug)
     detector = tagger.faces.version if tagger.faces is not None else None
+    encoder = tagger.encoder.version if tagger.encoder is not None else None
     results = []
     for p in batch:
         if p.ref.uri in outputs:
@@ -301,6 +356,7 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
                     tuple(sug),
                     faces=p.faces if p.detected else None,
                     face_detector=detector if p.detected else None,
+                    face_encoder=encoder if p.detected else None,
                 )
             )
         else:
@@ -312,9 +368,108 @@ def _infer_batch(batch: list[_Prepared], tagger: Tagger) -> list[PhotoResult]:
                     error=p.error or "not tagged",
                     faces=() if detector else None,
                     face_detector=detector,
+                    face_encoder=encoder,
                 )
             )
     return results
+
+
+def iter_tagging(
+    refs: Iterable[PhotoRef],
+    *,
+    tagger: Tagger,
+    store: Store,
+    device: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    decode_workers: int | None = None,
+    rescan: bool = False,
+    cancel: threading.Event | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    runner: BatchRunner | None = None,
+) -> Generator[tuple[list[PhotoResult], Progress], None, RunSummary]:
+    """Tag photos with ``tagger``, storing each batch; yields (stored batch, progress).
+
+    The generator form of :func:`tag_photos` for callers that run it as a
+    background job (the app): each batch is in the store before it is yielded,
+    and the :class:`RunSummary` is the generator's return value.
+
+    Photos the same backbone already analysed, unchanged since (same size and
+    mtime), are skipped unless ``rescan`` is set, as long as their faces were
+    searched too (when the tagger has a face detector). A photo that failed is
+    tried again once its file changed. Faces are stored with the rest of each batch.
+
+    Args:
+        refs: The photos, from :mod:`core.sources`.
+        tagger: The backbone to tag with.
+        store: Where results go; written once per batch.
+        device: Recorded with the run.
+        batch_size: Photos per forward pass.
+        decode_workers: Decoding threads (default: one per core).
+        rescan: Tag again photos already done.
+        cancel: Set it to stop after the batch in flight; what is done stays stored.
+        max_pixels: Photos declaring more pixels are refused.
+        runner: Where decoding and inference run (default: :func:`iter_results`, here
+            on ``decode_workers`` threads); results are stored here all the same.
+    """
+    start = time.perf_counter()
+    refs = list(refs)
+    backbone = tagger.spec.name
+    known_faces: dict[str, tuple[Face, ...]] = {}
+    if rescan:
+        todo = refs
+    else:
+        pending = {r.uri for r in store.pending(refs, backbone=backbone)}
+        if tagger.faces is not None:
+            known_faces = store.known_faces(
+                refs,
+                detector=tagger.faces.version,
+                encoder=tagger.encoder.version if tagger.encoder is not None else None,
+            )
+            todo = [r for r in refs if r.uri in pending or r.uri not in known_faces]
+        else:
+            todo = [r for r in refs if r.uri in pending]
+    run_id = store.start_run(
+        backbone=backbone, device=device, runtime=tagger.runtime.name, total=len(todo)
+    )
+    done = failed = 0
+    errors: list[tuple[str, str]] = []
+    status = "failed"
+    if runner is None:
+        runner = functools.partial(iter_results, decode_workers=decode_workers)
+    try:
+        for results in runner(
+            todo,
+            tagger=tagger,
+            batch_size=batch_size,
+            cancel=cancel,
+            max_pixels=max_pixels,
+            known_faces=known_faces,
+        ):
+            store.save_results(results, run_id=run_id, backbone=backbone)
+            done += len(results)
+            bad = [(r.ref.uri, r.error or "") for r in results if not r.ok]
+            failed += len(bad)
+            errors.extend(bad)
+            yield (
+                results,
+                Progress(
+                    done, failed, len(todo), time.perf_counter() - start, results[-1].ref.name
+                ),
+            )
+        cancelled = cancel is not None and cancel.is_set() and done < len(todo)
+        status = "cancelled" if cancelled else "finished"
+    finally:
+        store.finish_run(run_id, status=status, done=done, failed=failed)
+    return RunSummary(
+        run_id=run_id,
+        total=len(refs),
+        tagged=done - failed,
+        failed=failed,
+        skipped=len(refs) - len(todo),
+        cancelled=status == "cancelled",
+        elapsed=time.perf_counter() - start,
+        errors=tuple(errors),
+    )
 
 
 def tag_photos(
@@ -330,13 +485,9 @@ def tag_photos(
     cancel: threading.Event | None = None,
     on_results: Callable[[list[PhotoResult]], None] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    runner: BatchRunner | None = None,
 ) -> RunSummary:
-    """Tag photos with ``tagger``, storing each batch as it finishes.
-
-    Photos the same backbone already analysed, unchanged since (same size and
-    mtime), are skipped unless ``rescan`` is set, as long as their faces were
-    searched too (when the tagger has a face detector). Faces are stored with
-    the rest of each batch.
+    """Tag photos with ``tagger``, storing each batch as it finishes (see :func:`iter_tagging`).
 
     Args:
         refs: The photos, from :mod:`core.sources`.
@@ -350,60 +501,26 @@ def tag_photos(
         cancel: Set it to stop after the batch in flight; what is done stays stored.
         on_results: Called with each stored batch (the GUI's and the CLI's view).
         max_pixels: Photos declaring more pixels are refused.
+        runner: Where decoding and inference run (default: here, on threads).
     """
-    start = time.perf_counter()
-    refs = list(refs)
-    backbone = tagger.spec.name
-    known_faces: dict[str, tuple[Face, ...]] = {}
-    if rescan:
-        todo = refs
-    else:
-        pending = {r.uri for r in store.pending(refs, backbone=backbone)}
-        if tagger.faces is not None:
-            known_faces = store.known_faces(refs, detector=tagger.faces.version)
-            todo = [r for r in refs if r.uri in pending or r.uri not in known_faces]
-        else:
-            todo = [r for r in refs if r.uri in pending]
-    run_id = store.start_run(
-        backbone=backbone, device=device, runtime=tagger.runtime.name, total=len(todo)
+    steps = iter_tagging(
+        refs,
+        tagger=tagger,
+        store=store,
+        device=device,
+        batch_size=batch_size,
+        decode_workers=decode_workers,
+        rescan=rescan,
+        cancel=cancel,
+        max_pixels=max_pixels,
+        runner=runner,
     )
-    done = failed = 0
-    errors: list[tuple[str, str]] = []
-    status = "failed"
-    try:
-        for results in iter_results(
-            todo,
-            tagger=tagger,
-            batch_size=batch_size,
-            decode_workers=decode_workers,
-            cancel=cancel,
-            max_pixels=max_pixels,
-            known_faces=known_faces,
-        ):
-            store.save_results(results, run_id=run_id, backbone=backbone)
-            done += len(results)
-            bad = [(r.ref.uri, r.error or "") for r in results if not r.ok]
-            failed += len(bad)
-            errors.extend(bad)
-            if on_results is not None:
-                on_results(results)
-            if progress is not None:
-                progress(
-                    Progress(
-                        done, failed, len(todo), time.perf_counter() - start, results[-1].ref.name
-                    )
-                )
-        cancelled = cancel is not None and cancel.is_set() and done < len(todo)
-        status = "cancelled" if cancelled else "finished"
-    finally:
-        store.finish_run(run_id, status=status, done=done, failed=failed)
-    return RunSummary(
-        run_id=run_id,
-        total=len(refs),
-        tagged=done - failed,
-        failed=failed,
-        skipped=len(refs) - len(todo),
-        cancelled=status == "cancelled",
-        elapsed=time.perf_counter() - start,
-        errors=tuple(errors),
-    )
+    while True:
+        try:
+            results, step = next(steps)
+        except StopIteration as end:
+            return end.value
+        if on_results is not None:
+            on_results(results)
+        if progress is not None:
+            progress(step)

@@ -9,6 +9,8 @@ from core.store import Store
 from core.vocabulary import TagScore, best_scores, rank
 
 TagState = Literal["suggested", "accepted", "added", "rejected"]
+PhotoState = Literal["untagged", "suggested", "reviewed", "failed"]
+PHOTO_STATES: tuple[PhotoState, ...] = ("untagged", "suggested", "reviewed", "failed")
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,29 @@ def merge_tags(
     ]
     confirmed.sort(key=lambda t: (-(t.score or 1.0), t.tag))
     return confirmed + open_ + (rejected if include_rejected else [])
+
+
+def open_suggestions(tags: list[PhotoTag] | tuple[PhotoTag, ...]) -> list[PhotoTag]:
+    """Suggestions still waiting for a decision (low-confidence guesses are not suggestions)."""
+    return [t for t in tags if t.state == "suggested" and not t.low_confidence]
+
+
+def photo_state(status: str, tags: list[PhotoTag] | tuple[PhotoTag, ...]) -> PhotoState:
+    """Where a photo stands in review.
+
+    ``failed``: the file could not be read. ``suggested``: a suggestion is still
+    open, or the backbone had only guesses and nobody has looked. ``reviewed``:
+    no suggestion is left open and someone decided something (one accepted tag
+    among open ones is not a review). ``untagged``: neither tagged nor decided.
+
+    Args:
+        status: The photo's status in the store (``new``, ``tagged``, ``failed``).
+        tags: Its tags as :func:`merge_tags` lists them.
+    """
+    if status == "failed":
+        return "failed"
+    if open_suggestions(tags):
+        return "suggested"
+    if any(t.state != "suggested" for t in tags):
+        return "reviewed"
+    return "suggested" if status == "tagged" else "untagged"

@@ -83,6 +83,16 @@ class Settings:
             section="People",
         ),
     )
+    recognize_faces: bool = field(
+        default=True,
+        metadata=_meta(
+            "Recognise people",
+            "Group the faces found by who they are, so groups can be named (needs the "
+            "'people' extra). Faces and names stay in the local database; off, no face "
+            "is compared with another.",
+            section="People",
+        ),
+    )
     database: str = field(
         default="",
         metadata=_meta(

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from core.errors import StoreError
-from core.faces import Face
+from core.faces import Face, match_boxes
 from core.sources import PhotoRef
 from core.transforms import VIEWS_VERSION
 from core.vocabulary import TagScore, normalise_tag
@@ -217,6 +217,7 @@ class PhotoResult:
     error: str | None = None
     faces: tuple[Face, ...] | None = None
     face_detector: str | None = None
+    face_encoder: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -377,6 +378,7 @@ class Store:
     def save_results(self, results: Iterable[PhotoResult], *, run_id: int, backbone: str) -> None:
         """Store one batch of results in a single transaction."""
         now = _now()
+        results = list(results)
         with self.db.atomic():
             for result in results:
                 photo_id = self._ensure_photo(result.ref)
@@ -433,30 +435,48 @@ class Store:
                 )
                 if result.faces is not None and result.face_detector:
                     self._save_faces(photo_id, result, now)
-            self.db.execute(
-                "update runs set done = (select count(*) from analyses where run_id = ?) where id = ?",
-                [run_id, run_id],
-            )
+            # Counted up, not recounted: a recount scans every analysis of the run, and
+            # over an archive of millions each batch would pay for all before it.
+            self.db.execute("update runs set done = done + ? where id = ?", [len(results), run_id])
 
     def _save_faces(self, photo_id: int, result: PhotoResult, now: str) -> None:
         faces = result.faces or ()
-        self.db.execute("delete from faces where photo_id = ?", [photo_id])
-        self.db["faces"].insert_all(
-            {
+        # A face found again (the same place in the photo) keeps its row, and with it
+        # its person and what the user said about it; faces no longer found go.
+        old = {
+            fid: tuple(json.loads(box))
+            for fid, box in self.db.execute(
+                "select id, box from faces where photo_id = ?", [photo_id]
+            )
+        }
+        kept = match_boxes([f.box for f in faces], old)
+        gone = [fid for fid in old if fid not in kept.values()]
+        for fid in gone:
+            self.db.execute("delete from face_rejections where face_id = ?", [fid])
+            self.db.execute("delete from faces where id = ?", [fid])
+        for i, f in enumerate(faces):
+            row = {
                 "photo_id": photo_id,
                 "box": json.dumps(list(f.box)),
                 "score": f.score,
                 "landmarks": json.dumps([list(p) for p in f.landmarks]),
                 "detector": result.face_detector,
+                "embedding": None
+                if f.embedding is None
+                else np.asarray(f.embedding, dtype=np.float32).tobytes(),
+                "encoder": result.face_encoder if f.embedding is not None else None,
             }
-            for f in faces
-        )
+            if i in kept:
+                self.db["faces"].update(kept[i], row)
+            else:
+                self.db["faces"].insert(row)
         self.db["face_scans"].upsert(
             {
                 "photo_id": photo_id,
                 "size": result.ref.size,
                 "mtime": result.ref.mtime,
                 "detector": result.face_detector,
+                "encoder": result.face_encoder,
                 "faces": len(faces),
                 "scanned_at": now,
             },
@@ -466,22 +486,23 @@ class Store:
     # -- faces -------------------------------------------------------------------
 
     def known_faces(
-        self, refs: Iterable[PhotoRef], *, detector: str
+        self, refs: Iterable[PhotoRef], *, detector: str, encoder: str | None = None
     ) -> dict[str, tuple[Face, ...]]:
         """Faces of the refs already searched by ``detector`` in their current version, by uri.
 
         Photos missing here were never searched, changed since, or were searched
-        by another detector (or other detector settings).
+        by another detector (or other detector settings); with ``encoder``, also
+        those whose faces were not embedded by that encoder.
         """
         wanted = {(r.uri, r.size, r.mtime) for r in refs}
         scanned = {
             pid: uri
-            for pid, uri, size, mtime in self.db.execute(
-                "select s.photo_id, p.uri, s.size, s.mtime from face_scans s"
+            for pid, uri, size, mtime, enc in self.db.execute(
+                "select s.photo_id, p.uri, s.size, s.mtime, s.encoder from face_scans s"
                 " join photos p on p.id = s.photo_id where s.detector = ?",
                 [detector],
             )
-            if (uri, size, mtime) in wanted
+            if (uri, size, mtime) in wanted and (encoder is None or enc == encoder)
         }
         found = self.faces_for(scanned)
         return {uri: tuple(found[pid]) for pid, uri in scanned.items()}
@@ -729,3 +750,27 @@ def m008_chat_settings(db: Database) -> None:
     db["chat_settings"].create(
         {"chat_id": int, "settings": str, "updated": str}, pk="chat_id", if_not_exists=True
     )
+
+
+@migrations()
+def m009_people(db: Database) -> None:
+    # People: each face's embedding (float32 bytes) and encoder version, the person it
+    # belongs to and how it came there (``source``: confirmed by the user, suggested for a
+    # named person, or grouped among the unnamed) with a confidence. ``persons`` holds
+    # the groups, named or not. A rejection says a face is not a person; no later run
+    # undoes it.
+    db["faces"].add_column("embedding", bytes)
+    db["faces"].add_column("encoder", str)
+    db["faces"].add_column("person_id", int)
+    db["faces"].add_column("source", str)
+    db["faces"].add_column("confidence", float)
+    db["faces"].create_index(["person_id"])
+    db["face_scans"].add_column("encoder", str)
+    db["persons"].create({"id": int, "name": str, "created_at": str}, pk="id", if_not_exists=True)
+    db["persons"].create_index(["name"], unique=True, if_not_exists=True)
+    db["face_rejections"].create(
+        {"face_id": int, "person_id": int, "rejected_at": str},
+        pk=("face_id", "person_id"),
+        if_not_exists=True,
+    )
+    db["face_rejections"].create_index(["person_id"], if_not_exists=True)

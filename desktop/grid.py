@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.vocabulary import hashtag
+from desktop.failures import plain_reason
 from desktop.models import GroupRole, ItemRole, PhotoItem, ThumbnailRole
 from desktop.theme import color
 
@@ -113,6 +114,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
                 painter.setFont(glyph)
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "⚠")
         self._paint_badge(painter, item, box)
+        if item.rejected:  # still there, just set aside: dimmed, and said so
+            painter.fillRect(box, QColor(0, 0, 0, 140))
+            painter.setPen(color("failed"))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "✗ reject")
         self._paint_group_caption(painter, index, card, option.font)
 
         font = QFont(option.font)
@@ -121,7 +126,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         metrics = QFontMetrics(font)
         name_rect = QRect(inner.left(), box.bottom() + 4, inner.width(), _NAME_H)
         painter.setPen(color("failed") if item.state == "failed" else color("muted"))
-        text = f"⚠ {item.error}" if item.state == "failed" and item.error else item.name
+        text = item.name  # a failed photo is named too; its reason goes below
         painter.drawText(
             name_rect,
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -168,6 +173,16 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def _paint_chips(
         self, painter: QPainter, item: PhotoItem, area: QRect, metrics: QFontMetrics
     ) -> None:
+        if item.state == "failed":
+            painter.setPen(color("failed"))
+            painter.drawText(
+                area,
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                metrics.elidedText(
+                    f"⚠ {plain_reason(item.error)}", Qt.TextElideMode.ElideRight, area.width()
+                ),
+            )
+            return
         tags = item.visible_tags
         x = area.left()
         for shown, tag in enumerate(tags):

@@ -1,8 +1,8 @@
 """Learn from my decisions: a learned version in the background, before/after per tag, keep or discard.
 
 Learning (scipy) and writing every photo's learned suggestions take seconds,
-so they run on a :class:`LearnWorker` thread with its own Store on the same WAL
-file, as tagging runs do; progress comes back through queued signals to the
+so they run as a background job (:func:`learn_in_background`, with its own
+Store on the same WAL file, as tagging runs do); progress comes back to the
 status bar. The dialog says per tag, in plain words, what the person would see
 with the new version against before ("#dog: found 12 of 13, was 9 of 13"), and
 lets them keep it or discard it; discarding restores the earlier suggestions.
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -29,9 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import tasks
-
-if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+from desktop.jobs import Job, StatusReporter, run_in_background
+from desktop.workers import DbWorker
 
 log = logging.getLogger(__name__)
 
@@ -52,61 +53,46 @@ class LearnResult:
     error: str | None = None
 
 
-class LearnWorker(QThread):
-    """Learns a new version from every decision so far, then applies it to every photo.
+def learn_in_background(
+    *,
+    db_path: Path,
+    backbone: str,
+    threshold: float,
+    cancel: threading.Event,
+    progress: Callable[[tuple[str, int, int]], None],
+) -> LearnResult:
+    """Learn a new version from every decision so far, then apply it to every photo.
 
-    Signals:
-        stage: A status-bar line with (done, total) for the progress bar.
-        learned: The :class:`LearnResult`, once, at the end.
+    A background job (:mod:`desktop.jobs`): reports (status line, done, total);
+    a cancelled learning run stores nothing. Too few decisions and the like
+    come back as the result's ``error``, not as an exception.
     """
+    from core.learning.learned import apply_learned, learn_from_store
+    from core.store import Store
 
-    stage = Signal(str, int, int)
-    learned = Signal(object)
-
-    def __init__(self, *, db_path: Path, backbone: str, threshold: float = 0.2) -> None:
-        super().__init__()
-        self.setObjectName("phototagger-learn")
-        self.db_path = db_path
-        self.backbone = backbone
-        self.threshold = threshold
-        self.cancel_event = threading.Event()
-
-    def cancel(self) -> None:
-        """Stop at the next stage or chunk; a cancelled learning run stores nothing."""
-        self.cancel_event.set()
-
-    def run(self) -> None:
-        try:
-            result = self._run()
-        except Exception as exc:  # too few decisions and the like: said in the status bar
-            log.info("learning stopped: %s", exc)
-            result = LearnResult(error=str(exc))
-        self.learned.emit(result)
-
-    def _run(self) -> LearnResult:
-        from core.learning.learned import apply_learned, learn_from_store
-        from core.store import Store
-
-        with Store(self.db_path) as store:
-
-            def on_learn(p) -> None:
-                self.stage.emit(f"Learning from your decisions: {p.stage}", p.step, max(p.steps, 1))
-
+    try:
+        with Store(db_path) as store:
             version = learn_from_store(
                 store,
-                backbone=self.backbone,
-                display_threshold=self.threshold,
-                progress=on_learn,
-                cancel=self.cancel_event,
+                backbone=backbone,
+                display_threshold=threshold,
+                progress=lambda p: progress(
+                    (f"Learning from your decisions: {p.stage}", p.step, max(p.steps, 1))
+                ),
+                cancel=cancel,
             )
-
-            def on_apply(done: int, total: int) -> None:
-                self.stage.emit("Refreshing suggestions", done, max(total, 1))
-
             refreshed = apply_learned(
-                store, backbone=self.backbone, progress=on_apply, cancel=self.cancel_event
+                store,
+                backbone=backbone,
+                progress=lambda done, total: progress(
+                    ("Refreshing suggestions", done, max(total, 1))
+                ),
+                cancel=cancel,
             )
-        return LearnResult(version=version, refreshed=refreshed)
+    except Exception as exc:  # said in the status bar
+        log.info("learning stopped: %s", exc)
+        return LearnResult(error=str(exc))
+    return LearnResult(version=version, refreshed=refreshed)
 
 
 def tag_lines(version: Any) -> tuple[list[str], list[str]]:
@@ -170,84 +156,104 @@ class LearnDialog(QDialog):
 
 
 class LearnController(QObject):
-    """The window's side of learning: one run at a time, status bar, dialog, refreshed grid."""
+    """Learning for the window: one run at a time, status bar, dialog, refreshed suggestions.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.worker: LearnWorker | None = None
+    It sees the window only through what it is given: the status bar, the
+    database worker, the run's backbone and threshold, and callbacks.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: StatusReporter,
+        db: DbWorker,
+        db_path: Path,
+        run_choice: Callable[[], tuple[str, float]],
+        tagging: Callable[[], bool],
+        refreshed: Callable[[], None],
+        action: QAction | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.status = status
+        self.db = db
+        self.db_path = db_path
+        self.run_choice = run_choice
+        self.tagging = tagging
+        self.refreshed = refreshed
+        self.action = action
+        self.parent_widget = parent
+        self.job: Job | None = None
         self.dialog: LearnDialog | None = None
         self.last_result: LearnResult | None = None
+        self._backbone = ""
 
     @property
     def busy(self) -> bool:
-        return self.worker is not None
+        return self.job is not None
+
+    def _enable(self, enabled: bool) -> None:
+        if self.action is not None:
+            self.action.setEnabled(enabled)
 
     def start(self) -> None:
         """Start learning unless a tagging or learning run is under way; returns at once."""
-        w = self.window
-        if self.worker is not None:
+        if self.job is not None:
             return
-        if w.inference is not None:
-            w.show_message("Learn after the tagging run has finished", error=True)
+        if self.tagging():
+            self.status.show_message("Learn after the tagging run has finished", error=True)
             return
-        worker = LearnWorker(
-            db_path=w.db_path,
-            backbone=w.backbone_box.currentData(),
-            threshold=w.threshold_box.value(),
+        self._backbone, threshold = self.run_choice()
+        self._enable(False)
+        self.status.show_progress(0, 0)
+        self.status.show_message("Learning from your decisions…")
+        self.job = run_in_background(
+            learn_in_background,
+            db_path=self.db_path,
+            backbone=self._backbone,
+            threshold=threshold,
+            on_progress=self._on_stage,
+            on_done=self._on_learned,
+            on_error=lambda exc: self._on_learned(LearnResult(error=str(exc))),
+            parent=self,
         )
-        worker.stage.connect(self._on_stage)
-        worker.learned.connect(self._on_learned)
-        self.worker = worker
-        w.learn_action.setEnabled(False)
-        w.progress.setRange(0, 0)
-        w.progress.show()
-        w.show_message("Learning from your decisions…")
-        worker.start()
 
     def stop(self) -> None:
         """Cancel and wait (the window is closing)."""
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait(30000)
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait(30)
 
-    def _on_stage(self, text: str, done: int, total: int) -> None:
-        self.window.show_message(text)
-        self.window.progress.setRange(0, total)
-        self.window.progress.setValue(done)
+    def _on_stage(self, stage: tuple[str, int, int]) -> None:
+        text, done, total = stage
+        self.status.show_message(text)
+        self.status.show_progress(done, total)
 
     def _on_learned(self, result: LearnResult) -> None:
-        w = self.window
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            worker.wait()
-            worker.deleteLater()
-        w.progress.hide()
-        w.learn_action.setEnabled(True)
+        self.job = None
+        self.status.hide_progress()
+        self._enable(True)
         self.last_result = result
         if result.error is not None or result.version is None:
-            w.show_message(f"Nothing learned: {result.error}", error=True)
+            self.status.show_message(f"Nothing learned: {result.error}", error=True)
             return
-        w.show_message(
+        self.status.show_message(
             f"Learned {len(result.version.kept_tags)} tags; suggestions refreshed on "
             f"{result.refreshed} photos"
         )
-        w.reload_tags()
-        self.dialog = LearnDialog(result, w)
+        self.refreshed()
+        self.dialog = LearnDialog(result, self.parent_widget)
         self.dialog.discardRequested.connect(partial(self.discard, result.version.id))
         self.dialog.open()  # window-modal but not blocking: the refreshed grid shows behind it
 
     def discard(self, version_id: int) -> None:
         """Discard a learned version on the database thread; earlier suggestions come back."""
-        w = self.window
-        w.show_message("Discarding the learned version…")
-        w.db.submit(
-            partial(
-                tasks.discard_learned, backbone=w.backbone_box.currentData(), version_id=version_id
-            ),
+        self.status.show_message("Discarding the learned version…")
+        self.db.submit(
+            partial(tasks.discard_learned, backbone=self._backbone, version_id=version_id),
             self._on_discarded,
         )
 
     def _on_discarded(self, refreshed: int) -> None:
-        self.window.show_message(f"Learned version discarded; {refreshed} photos as before")
-        self.window.reload_tags()
+        self.status.show_message(f"Learned version discarded; {refreshed} photos as before")
+        self.refreshed()

@@ -1,7 +1,7 @@
 """The main window: folder sidebar, thumbnail grid, tag panel, toolbar and status bar.
 
 The window owns the workers and wires them: folders are scanned and photos
-registered by the database worker, tagging runs on the inference worker, and
+registered by the database worker, tagging runs as a background job, and
 every decision is a database task whose result (the photos' new tags) comes
 back to the grid and the panel. Nothing here waits on I/O.
 """
@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QInputDialog,
     QMainWindow,
     QSplitter,
     QStackedWidget,
@@ -36,7 +37,7 @@ from core import settings as core_settings
 from core.backbones import list_backbones
 from core.settings import Settings
 from core.sources import PhotoRef
-from desktop import tasks
+from desktop import people_view, tasks
 from desktop.arrange import GROUPS, SORTS, GridArranger, describe_info
 from desktop.bot_panel import BotBridge
 from desktop.curation import CurationDialog
@@ -49,19 +50,22 @@ from desktop.dialogs import (
 )
 from desktop.filter_bar import EmptyGridPage, FilterBar, filter_summary, plural
 from desktop.grid import PhotoGridView
+from desktop.jobs import Job, run_in_background
 from desktop.keyboard import KeyboardRouter
 from desktop.learn import LearnController
 from desktop.models import PhotoFilterProxyModel, PhotoItem, ThumbnailModel
 from desktop.run_bar import RunStatusBar, RunToolBar
 from desktop.sidebar import SidebarWidget
 from desktop.tag_panel import TagPanel, mosaic
+from desktop.tag_review import TagReviewBar, open_tag_counts
 from desktop.viewer import PhotoViewer
 from desktop.workers import (
     DbWorker,
-    InferenceWorker,
     PhotoUpdate,
     ProgressRelay,
+    TaggingStep,
     ThumbnailLoader,
+    tag_in_background,
 )
 
 PREVIEW_SIZE = 720
@@ -84,13 +88,15 @@ class MainWindow(QMainWindow):
         )
         self.folder: Path | None = None
         self._scanned = False  # whether the open folder's scan has come back
-        self.inference: InferenceWorker | None = None
+        self.inference: Job | None = None  # the tagging run under way
         self.undo_stack: list[tuple[list[int], dict[str, int], str]] = []
         self.last_export: Path | None = None
         self._preview_uri: str | None = None
+        self._preview_version: tuple[int, int, bool] | None = None  # size, mtime, failed
         self.bot_bridge: BotBridge | None = None  # made on first use: one bot per app
-        self.learner = LearnController(self)
         self.curation: CurationDialog | None = None
+        self._review_total = 0  # photos the review by tag under way started with
+        self._review_row = 0  # where the next photo to review shows
 
         self.db = DbWorker(self.db_path, self)
         self.db.failed.connect(
@@ -107,13 +113,23 @@ class MainWindow(QMainWindow):
             self.model, base_folder=lambda: self.folder, show_message=self.show_message, parent=self
         )
         self.arranger.infoRead.connect(self._show_details)
+        self._build_status_bar()
+        self.learner = LearnController(
+            status=self.run_status,
+            db=self.db,
+            db_path=self.db_path,
+            run_choice=lambda: (self.backbone, self.threshold),
+            tagging=lambda: self.inference is not None,
+            refreshed=self.reload_tags,
+            parent=self,
+        )
         self._build_actions()
         self._build_toolbar()
-        self._build_status_bar()
         self._build_menus()
         self._counts_timer = QTimer(self, singleShot=True, interval=150)
         self._counts_timer.timeout.connect(self._refresh_counts)
         self.model.itemsChanged.connect(self._counts_timer.start)
+        self.model.itemsChanged.connect(self._update_review_bar)
         self._restore_ui_state()
         self.keyboard = KeyboardRouter(self)
         self._update_grid_page()
@@ -141,6 +157,7 @@ class MainWindow(QMainWindow):
         # After the completer's popup has closed (it gives focus back to the field as it goes).
         for field in (self.panel.add_edit, self.sidebar.tag_search):
             field.returnPressed.connect(lambda: QTimer.singleShot(0, self.focus_home))
+        self.panel.failure.retryRequested.connect(self.retry_failed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.sidebar)
         self.splitter.addWidget(self._build_center())
@@ -153,6 +170,10 @@ class MainWindow(QMainWindow):
         """The middle column: the filter bar over the grid (or the empty page), or the viewer."""
         self.filter_bar = FilterBar()
         self.filter_bar.clearRequested.connect(self.clear_filters)
+        self.review_bar = TagReviewBar()
+        self.review_bar.acceptAll.connect(lambda: self.decide_reviewed("accept", every=True))
+        self.review_bar.rejectAll.connect(lambda: self.decide_reviewed("reject", every=True))
+        self.review_bar.finished.connect(self.end_tag_review)
         self.empty_page = EmptyGridPage()
         self.empty_page.openRequested.connect(self.choose_folder)
         self.empty_page.clearRequested.connect(self.clear_filters)
@@ -164,6 +185,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.filter_bar)
+        layout.addWidget(self.review_bar)
         layout.addWidget(self.grid_stack, 1)
         self.viewer = PhotoViewer()
         self.viewer.closeRequested.connect(self.close_viewer)
@@ -223,8 +245,14 @@ class MainWindow(QMainWindow):
         # Only from the grid: Space and Enter keep their meaning in fields and buttons.
         self.view_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.grid.addAction(self.view_action)
-        self.accept_action = a("Accept Tag", "A", self.panel.accept_current)
-        self.reject_action = a("Reject Tag", "R", self.panel.reject_current)
+        self.accept_action = a("Accept Tag", "A", lambda: self.review_key("accept"))
+        self.reject_action = a("Reject Tag", "R", lambda: self.review_key("reject"))
+        self.review_tag_action = a(
+            "Review by Tag…",
+            "Ctrl+Shift+R",
+            self.choose_tag_review,
+            "Every photo suggested one tag: accept or reject each, or all at once",
+        )
         self.remove_action = a("Remove Tag", "Del", self.panel.remove_current)
         self.add_tag_action = a("Add Tag…", "T", self.panel.focus_add)
         self.next_action = a("Next Photo", "J", partial(self.step_photo, 1))
@@ -252,6 +280,19 @@ class MainWindow(QMainWindow):
             self.curate,
             "Near-duplicates with their keeper, and the best photos to pick",
         )
+        self.people_action = a(
+            "People…",
+            "Ctrl+Shift+P",
+            lambda: people_view.open_people_view(self),
+            "Faces grouped by person: name, merge, split",
+        )
+        self.rejects_action = a(
+            "Show Rejects",
+            "Ctrl+Shift+X",
+            lambda: self.proxy.set_rejects_only(self.rejects_action.isChecked()),
+            "Only the photos marked as rejects in curation (nothing was deleted)",
+        )
+        self.rejects_action.setCheckable(True)
         self.select_all_action = a("Select All Photos", "Ctrl+A", self.grid.selectAll)
         self.panels_action = a(
             "Show/Hide Side Panels", "Tab", self.toggle_side_panels, "Give the grid the whole width"
@@ -273,22 +314,13 @@ class MainWindow(QMainWindow):
         )
         self.toolbar.rankingChanged.connect(self.reload_tags)
         self.addToolBar(self.toolbar)
-        # The run controls are read and set all over the window (and by tests): short names.
-        self.backbone_box = self.toolbar.backbone_box
-        self.device_box = self.toolbar.device_box
-        self.threshold_box = self.toolbar.threshold_box
-        self.top_k_box = self.toolbar.top_k_box
+        self.learner.action = self.learn_action
 
     def _build_status_bar(self) -> None:
         status = RunStatusBar(self)
-        status.cancel_button.clicked.connect(self.cancel_tagging)
+        status.cancel_button.clicked.connect(lambda: self.cancel_tagging())
         self.setStatusBar(status)
         self.run_status = status
-        self.message_label = status.message_label
-        self.progress = status.progress
-        self.rate_label = status.rate_label
-        self.cancel_button = status.cancel_button
-        self.counts_label = status.counts_label
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
@@ -315,11 +347,14 @@ class MainWindow(QMainWindow):
             self.prev_action,
             self.select_all_action,
             self.filter_action,
+            self.review_tag_action,
+            self.rejects_action,
         ):
             review_menu.addAction(action)
         review_menu.addSeparator()
         review_menu.addAction(self.learn_action)
         review_menu.addAction(self.curate_action)
+        review_menu.addAction(self.people_action)
         view_menu = menus.addMenu("&View")
         for action in (
             self.view_action,
@@ -345,8 +380,7 @@ class MainWindow(QMainWindow):
     # -- messages ----------------------------------------------------------------
 
     def show_message(self, text: str, *, error: bool = False) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("color: #e5534b;" if error else "")
+        self.run_status.show_message(text, error=error)
 
     def _refresh_counts(self) -> None:
         states = self.model.state_counts()
@@ -357,19 +391,21 @@ class MainWindow(QMainWindow):
         text = f"{plural(total, 'photo')} · {done:,} tagged · {states['reviewed']:,} reviewed"
         if states["failed"]:
             text += f" · {states['failed']} failed"
-        self.counts_label.setText(text)
+        self.run_status.counts_label.setText(text)
 
     def _show_backbone_notes(self, notes: list[tuple[str, str, str]]) -> None:
         for name, display, note in notes:
-            row = self.backbone_box.findData(name)
+            row = self.toolbar.backbone_box.findData(name)
             if row < 0:
                 continue
             short = display.split(" (")[0]
             if note != "available":
-                self.backbone_box.setItemText(
+                self.toolbar.backbone_box.setItemText(
                     row, f"{short} — {note.split(':')[0].split('(')[0].strip()}"
                 )
-            self.backbone_box.setItemData(row, f"{display}: {note}", Qt.ItemDataRole.ToolTipRole)
+            self.toolbar.backbone_box.setItemData(
+                row, f"{display}: {note}", Qt.ItemDataRole.ToolTipRole
+            )
         self.backbone_notes = notes
 
     # -- opening photos ----------------------------------------------------------
@@ -455,11 +491,19 @@ class MainWindow(QMainWindow):
 
     @property
     def threshold(self) -> float:
-        return self.threshold_box.value()
+        return self.toolbar.threshold_box.value()
 
     @property
     def top_k(self) -> int:
-        return self.top_k_box.value()
+        return self.toolbar.top_k_box.value()
+
+    @property
+    def backbone(self) -> str:
+        return self.toolbar.backbone_box.currentData()
+
+    @property
+    def device(self) -> str:
+        return self.toolbar.device_box.currentData()
 
     def selected_items(self) -> list[PhotoItem]:
         rows = sorted(
@@ -479,10 +523,25 @@ class MainWindow(QMainWindow):
                 else "Select photos to tag"
             )
             return
-        worker = InferenceWorker(
+        self._start_run(refs)
+
+    def retry_failed(self) -> None:
+        """Tag the selected failed photos again, whether or not their file changed."""
+        refs = [i.ref for i in self.panel.items if i.state == "failed"]
+        if not refs:
+            return
+        if self.inference is not None:
+            self.show_message("Retry after the tagging run has finished", error=True)
+            return
+        self.show_message(f"Trying {len(refs)} photo{'s' if len(refs) > 1 else ''} again…")
+        self._start_run(refs, rescan=True)
+
+    def _start_run(self, refs: list[PhotoRef], *, rescan: bool = False) -> None:
+        self.inference = run_in_background(
+            tag_in_background,
             refs,
-            backbone=self.backbone_box.currentData(),
-            device=self.device_box.currentData(),
+            backbone=self.backbone,
+            device=self.device,
             db_path=self.db_path,
             cache_dir=self.cache_dir,
             threshold=self.threshold,
@@ -490,40 +549,37 @@ class MainWindow(QMainWindow):
             batch_size=self.settings.batch_size,
             max_pixels=self.settings.max_megapixels * 1_000_000,
             detect_faces=self.settings.detect_faces,
+            recognize_faces=self.settings.recognize_faces,
+            rescan=rescan,
+            on_progress=self._on_tagging_step,
+            on_done=self._on_run_done,
+            on_error=lambda exc: self.show_message(str(exc), error=True),
+            on_end=self._on_run_ended,
+            parent=self,
         )
-        worker.stage.connect(self.show_message)
-        worker.progressed.connect(self._on_progress)
-        worker.batchTagged.connect(self._apply_updates)
-        worker.failedToStart.connect(lambda message: self.show_message(message, error=True))
-        worker.runFinished.connect(self._on_run_finished)
-        self.inference = worker
         self._run_started = time.monotonic()
         self.run_status.run_started()
         self.tag_action.setEnabled(False)
         self.tag_selection_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
-        worker.start()
 
     def cancel_tagging(self) -> None:
         if self.inference is None:
             return
         self.inference.cancel()
-        self.cancel_button.setEnabled(False)
+        self.run_status.cancel_button.setEnabled(False)
         self.show_message("Cancelling after the batch in flight…")
 
-    def _on_progress(self, progress) -> None:
-        self.run_status.show_progress(progress)
+    def _on_tagging_step(self, step: TaggingStep) -> None:
+        if step.stage:
+            self.show_message(step.stage)
+        if step.progress is not None:
+            self.run_status.show_run_progress(step.progress)
+        if step.updates:
+            self._apply_updates(list(step.updates))
 
-    def _on_run_finished(self, summary) -> None:
-        worker, self.inference = self.inference, None
-        if worker is not None:
-            worker.wait()
-            worker.deleteLater()
-        self.run_status.run_ended()
-        self.tag_action.setEnabled(True)
-        self.tag_selection_action.setEnabled(True)
-        self.cancel_action.setEnabled(False)
-        if summary is None:
+    def _on_run_done(self, summary) -> None:
+        if summary is None:  # cancelled while the backbone loaded
             return
         verb = "Cancelled after" if summary.cancelled else "Tagged"
         text = f"{verb} {plural(summary.tagged, 'photo')} in {summary.elapsed:.1f} s"
@@ -533,6 +589,13 @@ class MainWindow(QMainWindow):
             text += f" · {summary.failed} failed (filter: Failed)"
         self.show_message(text)
         self.last_summary = summary
+
+    def _on_run_ended(self) -> None:
+        self.inference = None
+        self.run_status.run_ended()
+        self.tag_action.setEnabled(True)
+        self.tag_selection_action.setEnabled(True)
+        self.cancel_action.setEnabled(False)
 
     def _apply_updates(self, updates: list[PhotoUpdate]) -> None:
         self.model.apply_updates(updates)
@@ -563,8 +626,10 @@ class MainWindow(QMainWindow):
             return
         item = items[0]
         self._show_details()
-        if self._preview_uri != item.ref.uri:
-            self._preview_uri = item.ref.uri
+        # Same photo, yet a fixed file now tagged (or a new version): the preview is made again.
+        version = (item.ref.size, item.ref.mtime, item.state == "failed")
+        if self._preview_uri != item.ref.uri or self._preview_version != version:
+            self._preview_uri, self._preview_version = item.ref.uri, version
             small = self.model.thumbnail(item)
             self.panel.set_preview(small)
             if item.state == "failed":
@@ -584,6 +649,7 @@ class MainWindow(QMainWindow):
     def _on_preview_loaded(self, uri: str, size: int, image: QImage) -> None:
         if size == PREVIEW_SIZE and uri == self._preview_uri:
             self.panel.set_preview(QPixmap.fromImage(image))
+            people_view.show_named_faces(self, uri, image)
 
     # -- viewer and focus ------------------------------------------------------------
 
@@ -701,8 +767,10 @@ class MainWindow(QMainWindow):
         row = min(max((current.row() if current.isValid() else -1) + step, 0), count - 1)
         self.grid.setCurrentIndex(self.proxy.index(row, 0))
 
-    def decide(self, tag: str, action: str) -> None:
-        photos = {i.ref.uri: i.photo_id for i in self.panel.items if i.photo_id is not None}
+    def decide(self, tag: str, action: str, items: list[PhotoItem] | None = None) -> None:
+        """Record one decision on ``items`` (default: the selected photos), undoable."""
+        chosen = self.panel.items if items is None else items
+        photos = {i.ref.uri: i.photo_id for i in chosen if i.photo_id is not None}
         if not photos:
             self.show_message("These photos are still being registered; try again in a moment")
             return
@@ -717,6 +785,8 @@ class MainWindow(QMainWindow):
             self.show_message(
                 f"{verb.get(action, action)} #{tag} on {plural(len(photos), 'photo')}"
             )
+            if self.proxy.review_tag is not None:
+                self._after_review_decision()
             self.panel.set_completions(
                 list(dict.fromkeys([tag, *self.panel.completer.model().stringList()]))
             )  # type: ignore[attr-defined]
@@ -733,6 +803,85 @@ class MainWindow(QMainWindow):
             done,
             lambda exc: self.show_message(str(exc), error=True),
         )
+
+    # -- review by tag -----------------------------------------------------------------
+
+    def review_key(self, action: str) -> None:
+        """A or R: the tag under review on the selected photos, else the panel's current tag."""
+        if self.proxy.review_tag is not None:
+            self.decide_reviewed(action)
+        elif action == "accept":
+            self.panel.accept_current()
+        else:
+            self.panel.reject_current()
+
+    def choose_tag_review(self) -> None:
+        """Review the tag filtered on, else the panel's current tag, else one picked from a list."""
+        counts = open_tag_counts(self.model.items())
+        open_tags = dict(counts)
+        for tag in (self.proxy.tag, self.panel.current_tag()):
+            if tag and tag in open_tags:
+                self.start_tag_review(tag)
+                return
+        if not counts:
+            self.show_message("No suggestion is left to review")
+            return
+        labels = [f"#{tag}  ·  {n}" for tag, n in counts]
+        label, ok = QInputDialog.getItem(
+            self, "Review by tag", "Tag to review (photos suggested it):", labels, 0, False
+        )
+        if ok and label:
+            self.start_tag_review(counts[labels.index(label)][0])
+
+    def start_tag_review(self, tag: str) -> None:
+        """Show only the photos where ``tag`` is an open suggestion, with the bar above the grid."""
+        self.proxy.set_review_tag(tag)
+        self._review_total = self.proxy.rowCount()
+        self.review_bar.show()
+        self._update_review_bar()
+        if self.proxy.rowCount():
+            self.grid.setCurrentIndex(self.proxy.index(0, 0))
+        self.grid.setFocus()
+
+    def end_tag_review(self) -> None:
+        self.proxy.set_review_tag(None)
+        self.review_bar.hide()
+        self.grid.setFocus()
+
+    def decide_reviewed(self, action: str, *, every: bool = False) -> None:
+        """Decide the tag under review on the selected photos, or on every photo shown."""
+        tag = self.proxy.review_tag
+        if tag is None:
+            return
+        items = self.shown_items() if every else self.selected_items()
+        if not items:
+            self.show_message("Select the photos to decide on, or use Accept all")
+            return
+        self._review_row = min(
+            self.proxy.mapFromSource(self.model.index(self.model.row_of(i))).row() for i in items
+        )
+        self.decide(tag, action, items)
+
+    def _after_review_decision(self) -> None:
+        """The decided photos left the grid: select the one that took their place."""
+        self._update_review_bar()
+        count = self.proxy.rowCount()
+        if count:
+            row = min(max(self._review_row, 0), count - 1)
+            index = self.proxy.index(row, 0)
+            self.grid.setCurrentIndex(index)
+            self.grid.selectionModel().select(
+                index, self.grid.selectionModel().SelectionFlag.ClearAndSelect
+            )
+
+    def _update_review_bar(self) -> None:
+        tag = self.proxy.review_tag
+        if tag is not None:
+            self.review_bar.show_counts(
+                tag,
+                left=self.proxy.rowCount(),
+                decided=max(self._review_total - self.proxy.rowCount(), 0),
+            )
 
     def undo(self) -> None:
         if not self.undo_stack:
@@ -804,15 +953,14 @@ class MainWindow(QMainWindow):
 
     def export_keywords(self, choice: ExportChoice, *, uris: list[str]) -> None:
         """Merge keywords into sidecars or photos on the database thread, with progress."""
-        self.progress.setRange(0, max(len(uris), 1))
-        self.progress.setValue(0)
-        self.progress.show()
+        status = self.run_status
+        status.show_progress(0, max(len(uris), 1))
         self.show_message(f"Writing keywords for {plural(len(uris), 'photo')}…")
         relay = ProgressRelay(self)
-        relay.progressed.connect(lambda done, total: self.progress.setValue(done))
+        relay.progressed.connect(lambda done, total: status.show_progress(done, max(total, 1)))
 
         def finished(report) -> None:
-            self.progress.hide()
+            status.hide_progress()
             relay.deleteLater()
             text = f"Keywords: {report.summary()}"
             if report.failures:
@@ -821,7 +969,7 @@ class MainWindow(QMainWindow):
             self.show_message(text, error=bool(report.failures))
 
         def failed(exc: Exception) -> None:
-            self.progress.hide()
+            status.hide_progress()
             relay.deleteLater()
             self.show_message(f"Export failed: {exc}", error=True)
 
@@ -845,7 +993,15 @@ class MainWindow(QMainWindow):
         if self.curation is not None:
             self.curation.stop()
             self.curation.deleteLater()
-        self.curation = CurationDialog(self)
+        self.curation = CurationDialog(
+            items=self.model.items(),
+            loader=self.loader,
+            db=self.db,
+            db_path=self.db_path,
+            backbone=self.backbone,
+            tags_changed=self.reload_tags,
+            parent=self,
+        )
         self.curation.show()
         self.curation.start()
         return self.curation
@@ -894,10 +1050,14 @@ class MainWindow(QMainWindow):
         old, self.settings = self.settings, settings
         if self.bot_bridge is not None:  # the next start uses them; a running bot keeps its own
             self.bot_bridge.runner.configure(settings=settings)
-        self.backbone_box.setCurrentIndex(max(0, self.backbone_box.findData(settings.backbone)))
-        self.device_box.setCurrentIndex(max(0, self.device_box.findData(settings.device)))
-        self.threshold_box.setValue(settings.threshold)
-        self.top_k_box.setValue(settings.top_k)
+        self.toolbar.backbone_box.setCurrentIndex(
+            max(0, self.toolbar.backbone_box.findData(settings.backbone))
+        )
+        self.toolbar.device_box.setCurrentIndex(
+            max(0, self.toolbar.device_box.findData(settings.device))
+        )
+        self.toolbar.threshold_box.setValue(settings.threshold)
+        self.toolbar.top_k_box.setValue(settings.top_k)
         self.grid.grid_delegate.hashtag_style = settings.hashtag_style
         self.panel.set_hashtag_style(settings.hashtag_style)
         if settings.thumbnail_size != old.thumbnail_size:
@@ -953,7 +1113,7 @@ class MainWindow(QMainWindow):
         """Stop the run (its batch in flight is stored), the bot, the thumbnails and the database."""
         if self.inference is not None:
             self.inference.cancel()
-            self.inference.wait(30000)
+            self.inference.wait(30)
         self.learner.stop()
         if self.curation is not None:
             self.curation.stop()

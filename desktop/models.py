@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -24,12 +23,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap
 
 from core.photo_info import PhotoInfo
-from core.review import PhotoTag
+from core.review import PHOTO_STATES, PhotoState, PhotoTag, photo_state
 from core.sources import PhotoRef
 from desktop.workers import PhotoUpdate, ThumbnailLoader
 
-PhotoState = Literal["untagged", "suggested", "reviewed", "failed"]
-STATES: tuple[PhotoState, ...] = ("untagged", "suggested", "reviewed", "failed")
+STATES = PHOTO_STATES
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
 ThumbnailRole = Qt.ItemDataRole.UserRole + 2
@@ -48,6 +46,7 @@ class PhotoItem:
     error: str | None = None
     tags: tuple[PhotoTag, ...] = field(default=())
     info: PhotoInfo | None = None  # date taken, camera, size: read lazily, off the GUI thread
+    rejected: bool = False  # marked "not this one" in curation (nothing is deleted)
 
     @property
     def name(self) -> str:
@@ -55,13 +54,12 @@ class PhotoItem:
 
     @property
     def state(self) -> PhotoState:
-        if self.status == "failed":
-            return "failed"
-        if any(t.state != "suggested" for t in self.tags):
-            return "reviewed"
-        if self.status == "tagged":
-            return "suggested"
-        return "untagged"
+        """See :func:`core.review.photo_state`: reviewed once no suggestion is left open."""
+        return photo_state(self.status, self.tags)
+
+    def suggests(self, tag: str) -> bool:
+        """Whether ``tag`` is an open suggestion on this photo (a per-tag review shows it)."""
+        return any(t.tag == tag and t.state == "suggested" for t in self.tags)
 
     @property
     def visible_tags(self) -> list[PhotoTag]:
@@ -153,6 +151,9 @@ class ThumbnailModel(QAbstractListModel):
         row = self._rows.get(uri)
         return None if row is None else self._items[row]
 
+    def row_of(self, item: PhotoItem) -> int:
+        return self._rows[item.ref.uri]
+
     def item_by_id(self, photo_id: int) -> PhotoItem | None:
         return next((i for i in self._items if i.photo_id == photo_id), None)
 
@@ -166,6 +167,12 @@ class ThumbnailModel(QAbstractListModel):
             item = self._items[row]
             if update.photo_id is not None:
                 item.photo_id = update.photo_id
+            if update.ref is not None and update.ref != item.ref:
+                item.ref = update.ref  # the file changed: its thumbnail is made again
+                self._thumbs.pop(item.ref.uri, None)
+                self._failed_thumbs.discard(item.ref.uri)
+            if update.rejected is not None:
+                item.rejected = update.rejected
             item.status = update.status
             item.error = update.error
             item.tags = update.tags
@@ -258,33 +265,60 @@ class ThumbnailModel(QAbstractListModel):
 
 
 class PhotoFilterProxyModel(QSortFilterProxyModel):
-    """Narrows the grid to one state and/or one tag."""
+    """Narrows the grid to one state and/or one tag; or, in a review by tag, to its open suggestions."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state: PhotoState | None = None
         self.tag: str | None = None
+        self.review_tag: str | None = None
+        self.rejects_only = False
         self.setDynamicSortFilter(True)
 
-    def set_state(self, state: PhotoState | None) -> None:
-        self._change_filter(state=state, tag=self.tag)
-
-    def set_tag(self, tag: str | None) -> None:
-        self._change_filter(state=self.state, tag=tag or None)
-
-    def _change_filter(self, *, state: PhotoState | None, tag: str | None) -> None:
+    def set_rejects_only(self, on: bool) -> None:
+        """Show only the photos marked as rejects in curation (and the other filters still apply)."""
         if hasattr(self, "beginFilterChange"):  # Qt 6.10 and later
             self.beginFilterChange()
-            self.state, self.tag = state, tag
+            self.rejects_only = on
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
-            self.state, self.tag = state, tag
+            self.rejects_only = on
+            self.invalidateRowsFilter()
+
+    def set_review_tag(self, tag: str | None) -> None:
+        """Show only photos where ``tag`` is still an open suggestion (None: the usual filters)."""
+        self._change_filter(state=self.state, tag=self.tag, review_tag=tag or None)
+
+    def set_state(self, state: PhotoState | None) -> None:
+        self._change_filter(state=state, tag=self.tag, review_tag=self.review_tag)
+
+    def set_tag(self, tag: str | None) -> None:
+        self._change_filter(state=self.state, tag=tag or None, review_tag=self.review_tag)
+
+    def _change_filter(
+        self, *, state: PhotoState | None, tag: str | None, review_tag: str | None = None
+    ) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10 and later
+            self.beginFilterChange()
+            self.state, self.tag, self.review_tag = state, tag, review_tag
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.state, self.tag, self.review_tag = state, tag, review_tag
             self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        if self.state is None and self.tag is None:
+        if (
+            self.state is None
+            and self.tag is None
+            and self.review_tag is None
+            and not self.rejects_only
+        ):
             return True
         item: PhotoItem = self.sourceModel().item(source_row)  # type: ignore[attr-defined]
+        if self.rejects_only and not item.rejected:
+            return False
+        if self.review_tag is not None:
+            return item.suggests(self.review_tag)
         if self.state is not None and item.state != self.state:
             return False
         return self.tag is None or any(t.tag == self.tag for t in item.visible_tags)

@@ -152,6 +152,20 @@ class RunStatusBar(QStatusBar):
         self.addPermanentWidget(self.counts_label)
         self.run_ended()
 
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """The message line; an error shows in red."""
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet("color: #e5534b;" if error else "")
+
+    def show_progress(self, done: int, total: int) -> None:
+        """The progress bar at done of total; a total of 0 shows a busy bar."""
+        self.progress.setRange(0, max(total, 0))
+        self.progress.setValue(done)
+        self.progress.show()
+
+    def hide_progress(self) -> None:
+        self.progress.hide()
+
     def run_started(self) -> None:
         """A busy bar until the first batch says how many photos there are."""
         self.progress.setRange(0, 0)
@@ -160,7 +174,7 @@ class RunStatusBar(QStatusBar):
         self.rate_label.setText("")
         self.cancel_button.setEnabled(True)
 
-    def show_progress(self, progress) -> None:
+    def show_run_progress(self, progress) -> None:
         """A :class:`core.pipeline.Progress`: done of total, photos per second, time left."""
         self.progress.setRange(0, max(progress.total, 1))
         self.progress.setValue(progress.done)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.vocabulary import hashtag
+from desktop.failures import FailureBox
 from desktop.grid import chip_width, paint_chip
 from desktop.models import PhotoItem
 from desktop.theme import color
@@ -261,10 +262,8 @@ class TagPanel(QWidget):
         self.details.setObjectName("photoMeta")
         self.details.setWordWrap(True)
         self.details.hide()
-        self.error = QLabel()
-        self.error.setObjectName("photoError")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.failure = FailureBox()
+        self.error = self.failure.reason  # the plain reason, shown when a photo failed
 
         heading = QLabel("TAGS")
         heading.setObjectName("sectionTitle")
@@ -315,7 +314,7 @@ class TagPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.meta)
         layout.addWidget(self.details)
-        layout.addWidget(self.error)
+        layout.addWidget(self.failure)
         layout.addWidget(heading)
         layout.addWidget(self.tag_list, 1)
         layout.addLayout(buttons)
@@ -386,7 +385,7 @@ class TagPanel(QWidget):
 
     def _describe(self) -> None:
         items = self.items
-        self.error.hide()
+        self.failure.set_items(items)
         self.details.hide()
         if not items:
             self.title.setText("No photo selected")
@@ -409,9 +408,6 @@ class TagPanel(QWidget):
         }
         self.meta.setText(parts[item.state])
         self.meta.setToolTip(item.ref.uri)
-        if item.error:
-            self.error.setText(f"⚠ {item.error}")
-            self.error.show()
 
     def _update_enabled(self) -> None:
         has_items = bool(self.items)

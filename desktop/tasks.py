@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from core.curate import rejected_photos
 from core.export import export_rows, write_csv, write_json, write_keyword_files
 from core.metadata import KeywordReport
 from core.review import photo_tags_many
@@ -47,8 +48,15 @@ def load_updates(
             f"select id, status, error from photos where id in ({marks})", chunk
         ):
             rows[pid] = (status, error)
+    rejects = rejected_photos(store)
     return [
-        PhotoUpdate(uri, pid, *rows.get(pid, ("new", None)), tuple(tags.get(pid, ())))
+        PhotoUpdate(
+            uri,
+            pid,
+            *rows.get(pid, ("new", None)),
+            tuple(tags.get(pid, ())),
+            rejected=pid in rejects,
+        )
         for uri, pid in photo_ids.items()
     ]
 

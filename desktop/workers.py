@@ -5,8 +5,9 @@ the result back through a queued signal on its own thread, so no widget is
 ever touched from elsewhere and no click waits on SQLite, a decoder or the
 network. There is one database worker (a thread with its own
 :class:`core.store.Store`, since SQLite connections belong to one thread), one
-inference worker per tagging run (with its own Store on the same WAL file) and
-a thread pool for thumbnails.
+tagging job per run (with its own Store on the same WAL file) and
+a thread pool for thumbnails. Tagging runs are background jobs
+(:mod:`desktop.jobs`); :func:`tag_in_background` is the function they run.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class PhotoUpdate:
     status: str
     error: str | None
     tags: tuple[PhotoTag, ...]
+    ref: PhotoRef | None = None  # the file as the run found it (new size or mtime: a new version)
+    rejected: bool | None = None  # marked "not this one" in curation; None: not looked up
 
 
 class _DbJobRunner(QObject):
@@ -133,7 +136,7 @@ class DbWorker(QObject):
 
 
 class ProgressRelay(QObject):
-    """Carries (done, total) from a job on another thread to the GUI thread.
+    """Carries (done, total) from a database task on its thread to the GUI thread.
 
     Emitting ``progressed`` from the worker's thread queues the call to this
     object's thread, so a plain engine callback can drive a progress bar.
@@ -142,120 +145,102 @@ class ProgressRelay(QObject):
     progressed = Signal(int, int)
 
 
-class InferenceWorker(QThread):
-    """One tagging run: opens the backbone (importing the engine lazily) and tags.
+@dataclass(frozen=True)
+class TaggingStep:
+    """What a tagging run reports: a stage line while the backbone loads, then each batch.
 
-    Signals:
-        stage: A line for the status bar while the backbone loads.
-        progressed: A :class:`core.pipeline.Progress` after each batch.
-        batchTagged: A list of :class:`PhotoUpdate`, one per photo of the batch.
-        failedToStart: Why the run could not start (missing weights, absent device).
-        runFinished: The :class:`core.pipeline.RunSummary`, or None if it never started.
+    Attributes:
+        stage: A line for the status bar (empty once batches come).
+        progress: The :class:`core.pipeline.Progress` after a batch, or None.
+        updates: One :class:`PhotoUpdate` per photo of the batch.
     """
 
-    stage = Signal(str)
-    progressed = Signal(object)
-    batchTagged = Signal(list)
-    failedToStart = Signal(str)
-    runFinished = Signal(object)
+    stage: str = ""
+    progress: Any = None
+    updates: tuple[PhotoUpdate, ...] = ()
 
-    def __init__(
-        self,
-        refs: list[PhotoRef],
-        *,
-        backbone: str,
-        device: str,
-        db_path: Path,
-        cache_dir: Path,
-        threshold: float,
-        top_k: int,
-        batch_size: int = 16,
-        max_pixels: int = 150_000_000,
-        detect_faces: bool = True,
-    ) -> None:
-        super().__init__()
-        self.setObjectName("phototagger-inference")
-        self.refs = refs
-        self.backbone = backbone
-        self.device = device
-        self.db_path = db_path
-        self.cache_dir = cache_dir
-        self.threshold = threshold
-        self.top_k = top_k
-        self.batch_size = batch_size
-        self.max_pixels = max_pixels
-        self.detect_faces = detect_faces
-        self.cancel_event = threading.Event()
 
-    def cancel(self) -> None:
-        """Stop after the batch in flight (a fraction of a second); what is done stays stored."""
-        self.cancel_event.set()
+def fresh_ref(ref: PhotoRef) -> PhotoRef:
+    """The ref with its file's size and mtime now: a file fixed or edited since is tagged again."""
+    if ref.kind != "file":
+        return ref
+    try:
+        stat = os.stat(ref.uri)
+    except OSError:
+        return ref  # gone: the run says so for this photo
+    return PhotoRef(ref.uri, ref.kind, stat.st_size, stat.st_mtime_ns)
 
-    def run(self) -> None:
-        summary = None
-        try:
-            summary = self._run()
-        except Exception as exc:
-            log.exception("tagging run failed")
-            self.failedToStart.emit(str(exc))
-        finally:
-            self.runFinished.emit(summary)
 
-    def _run(self):
-        # The engine (onnxruntime, and torch on the first export) loads here, never at start-up.
-        from core.learning.learned import LearnedScorer, apply_learned
-        from core.pipeline import Tagger, tag_photos
-        from core.review import photo_tags
-        from core.store import Store
+def tag_in_background(
+    refs: list[PhotoRef],
+    *,
+    backbone: str,
+    device: str,
+    db_path: Path,
+    cache_dir: Path,
+    threshold: float,
+    top_k: int,
+    cancel: threading.Event,
+    batch_size: int = 16,
+    max_pixels: int = 150_000_000,
+    detect_faces: bool = True,
+    recognize_faces: bool = False,
+    rescan: bool = False,
+):
+    """One tagging run as a background job: yields :class:`TaggingStep`, returns the summary.
 
-        self.stage.emit(f"Loading {self.backbone}…")
-        tagger = Tagger.open(
-            self.backbone,
-            device=self.device,
-            cache_dir=self.cache_dir / "onnx",
-            faces=self.detect_faces,
+    Opens the backbone (importing the engine here, never at start-up), then
+    tags batch by batch with its own Store on the same WAL file; ``cancel``
+    stops it after the batch in flight. Returns None if cancelled while loading.
+    Each file is looked at again first, so one fixed since the folder was read
+    is tagged; ``rescan`` tags the photos even if their file did not change (Retry).
+    """
+    from core.learning.learned import LearnedScorer, apply_learned
+    from core.pipeline import Tagger, iter_tagging
+    from core.review import photo_tags
+    from core.store import Store
+
+    yield TaggingStep(stage=f"Loading {backbone}…")
+    tagger = Tagger.open(
+        backbone,
+        device=device,
+        cache_dir=cache_dir / "onnx",
+        faces=detect_faces,
+        recognize=recognize_faces,
+    )
+    if cancel.is_set():
+        return None
+    yield TaggingStep(stage=f"Tagging with {tagger.spec.display_name}…")
+    with Store(db_path) as store:
+        scorer = LearnedScorer.current(store, backbone=tagger.spec.name)
+        steps = iter_tagging(
+            [fresh_ref(r) for r in refs],
+            tagger=tagger,
+            store=store,
+            device=device,
+            batch_size=batch_size,
+            rescan=rescan,
+            cancel=cancel,
+            max_pixels=max_pixels,
         )
-        if self.cancel_event.is_set():
-            return None
-        self.stage.emit(f"Tagging with {tagger.spec.display_name}…")
-        with Store(self.db_path) as store:
-            scorer = LearnedScorer.current(store, backbone=tagger.spec.name)
-
-            def on_results(results) -> None:
-                tagged = [store.photo_id(r.ref.uri) for r in results if r.ok]
-                apply_learned(store, tagged, backbone=tagger.spec.name, scorer=scorer)
-                updates = []
-                for r in results:
-                    pid = store.photo_id(r.ref.uri)
-                    tags = (
-                        photo_tags(
-                            store,
-                            pid,
-                            threshold=self.threshold,
-                            top_k=self.top_k,
-                            include_rejected=True,
-                        )
-                        if pid is not None and r.ok
-                        else []
-                    )
-                    updates.append(
-                        PhotoUpdate(
-                            r.ref.uri, pid, "tagged" if r.ok else "failed", r.error, tuple(tags)
-                        )
-                    )
-                self.batchTagged.emit(updates)
-
-            return tag_photos(
-                self.refs,
-                tagger=tagger,
-                store=store,
-                device=self.device,
-                batch_size=self.batch_size,
-                progress=self.progressed.emit,
-                cancel=self.cancel_event,
-                on_results=on_results,
-                max_pixels=self.max_pixels,
-            )
+        while True:
+            try:
+                results, progress = next(steps)
+            except StopIteration as end:
+                return end.value
+            tagged = [store.photo_id(r.ref.uri) for r in results if r.ok]
+            apply_learned(store, tagged, backbone=tagger.spec.name, scorer=scorer)
+            updates = []
+            for r in results:
+                pid = store.photo_id(r.ref.uri)
+                tags = (
+                    photo_tags(store, pid, threshold=threshold, top_k=top_k, include_rejected=True)
+                    if pid is not None and r.ok
+                    else []
+                )
+                status = "tagged" if r.ok else "failed"
+                updates.append(PhotoUpdate(r.ref.uri, pid, status, r.error, tuple(tags), r.ref))
+            yield TaggingStep(progress=progress, updates=tuple(updates))
 
 
 def thumbnail_cache_path(cache_dir: Path, ref: PhotoRef, size: int) -> Path:

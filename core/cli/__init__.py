@@ -94,4 +94,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Each module registers its commands on ``cli``; imported last, as they import ``cli`` from here.
-from core.cli import apps, curation, engine, learning  # noqa: E402, F401
+from core.cli import apps, curation, engine, learning, people  # noqa: E402, F401

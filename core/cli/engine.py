@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -53,6 +55,21 @@ from core.cli import (
     help="Write them as JSON too.",
 )
 @click.option("--rescan", is_flag=True, help="Tag again photos already tagged with this backbone.")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Decode and infer on a Ray cluster ('auto': the cluster this machine is in, "
+    "ray://HOST:PORT, or 'local': a Ray instance here); results are stored here. "
+    "Needs pip install 'phototagger[cluster]' and the photos at the same paths on every node.",
+)
+@click.option(
+    "--ray-workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Inference workers on the cluster, each holding the backbone.",
+)
 @db_option
 @handle_errors
 def tag(
@@ -67,6 +84,8 @@ def tag(
     csv_out,
     json_out,
     rescan,
+    ray_address,
+    ray_workers,
     db_path,
 ) -> None:
     """Tag photos in folders, files and URLs; optionally write a CSV of hashtags."""
@@ -96,10 +115,23 @@ def tag(
         click.echo(f"failed: {line}: only http and https URLs can be fetched", err=True)
     if not refs:
         _fail("no photos found in " + ", ".join(items or [str(urls_file)]), EXIT_PARTIAL)
-    resolved = resolve_device(settings.device)
-    with _open_store(settings, db_path) as store:
+    with contextlib.ExitStack() as stack:
+        runner, resolved = None, settings.device
+        if ray_address:
+            runner, resolved = stack.enter_context(
+                _ray_runner(ray_address, workers=ray_workers, device=settings.device)
+            )
+        else:
+            resolved = resolve_device(settings.device)
+        store = stack.enter_context(_open_store(settings, db_path))
+        # With Ray the backbone runs on the workers; here it only makes sure the export
+        # they load exists, and the run is recorded with the workers' device.
         tagger = Tagger.open(
-            spec, device=resolved, cache_dir=cache_dir() / "onnx", faces=settings.detect_faces
+            spec,
+            device="cpu" if runner else resolved,
+            cache_dir=cache_dir() / "onnx",
+            faces=settings.detect_faces,
+            recognize=settings.recognize_faces,
         )
         cancel = threading.Event()
         bar = tqdm(total=len(refs), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
@@ -112,12 +144,13 @@ def tag(
                 refs,
                 tagger=tagger,
                 store=store,
-                device=resolved,
+                device=f"ray:{resolved}" if runner else resolved,
                 batch_size=settings.batch_size,
                 rescan=rescan,
                 cancel=cancel,
                 on_results=on_results,
                 max_pixels=settings.max_megapixels * 1_000_000,
+                runner=runner,
             )
         except KeyboardInterrupt:
             cancel.set()
@@ -128,6 +161,16 @@ def tag(
         from core.cli.learning import apply_learned_to
 
         apply_learned_to(store, backbone=spec.name, uris=uris)
+        if tagger.encoder is not None:
+            from core.people.groups import group_faces
+
+            grouped = group_faces(store)
+            if grouped.suggested or grouped.grouped:
+                click.echo(
+                    f"people: {grouped.suggested} faces with a suggested name, "
+                    f"{grouped.groups} unnamed groups (phototagger people)",
+                    err=True,
+                )
         for out, writer in ((csv_out, write_csv), (json_out, write_json)):
             if out:
                 rows = export_rows(
@@ -144,13 +187,27 @@ def tag(
         click.echo(f"... and {len(summary.errors) - 20} more failures", err=True)
     rate = (summary.tagged + summary.failed) / summary.elapsed if summary.elapsed > 0 else 0
     failed = summary.failed + len(bad_lines)
+    where = f"Ray ({ray_workers} x {resolved})" if ray_address else tagger.runtime.name
     click.echo(
         f"{summary.tagged} tagged, {failed} failed, {summary.skipped} already done "
-        f"({rate:.1f} photos/s with {spec.name} on {tagger.runtime.name})",
+        f"({rate:.1f} photos/s with {spec.name} on {where})",
         err=True,
     )
     if failed:
         sys.exit(EXIT_PARTIAL)
+
+
+@contextlib.contextmanager
+def _ray_runner(address: str, *, workers: int, device: str) -> Iterator[tuple[object, str]]:
+    """Connect to the cluster for the ``with`` block; yields the runner and the workers' device."""
+    from core.cluster import RayRunner, cluster_device, connect
+    from core.settings import cache_dir
+
+    with connect(address):
+        resolved = cluster_device(device)
+        runner = RayRunner(cache_dir=cache_dir() / "onnx", workers=workers, device=resolved)
+        runner.check_room()
+        yield runner, resolved
 
 
 @cli.command()

@@ -236,3 +236,37 @@ def test_the_centre_only_variant_shares_the_export_and_tags_the_crop(
     # The whole-photo default's analyses of the same photos are separate rows.
     assert store.pending(list(iter_folder(folder)), backbone=tagger.spec.name)
     assert get_backbone_spec("efficientnet-lite0-centre").logit_scale == 1.0
+
+
+def test_a_failed_photo_is_tried_again_once_its_file_is_fixed(tagger, store, tmp_path):
+    folder = _copy_photos(tmp_path / "album", 3)
+    broken = folder / "broken.jpg"
+    broken.write_text("not a photo yet")
+    first = tag_photos(iter_folder(folder), tagger=tagger, store=store)
+    assert (first.tagged, first.failed) == (3, 1)
+    again = tag_photos(iter_folder(folder), tagger=tagger, store=store)
+    assert (again.tagged, again.failed, again.skipped) == (0, 0, 4), "unchanged: not retried"
+    shutil.copy(sorted(folder.glob("0*.jpg"))[0], broken)
+    os.utime(broken, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    fixed = tag_photos(iter_folder(folder), tagger=tagger, store=store)
+    assert (fixed.tagged, fixed.failed, fixed.skipped) == (1, 0, 3)
+    statuses = {Path(p.uri).name: (p.status, p.error) for p in store.photos()}
+    assert statuses["broken.jpg"] == ("tagged", None)
+
+
+def test_iter_tagging_yields_stored_batches_and_returns_the_summary(tagger, store, tmp_path):
+    from core.pipeline import iter_tagging
+
+    folder = _copy_photos(tmp_path / "album", 5)
+    steps = iter_tagging(iter_folder(folder), tagger=tagger, store=store, batch_size=2)
+    seen = []
+    while True:
+        try:
+            results, progress = next(steps)
+        except StopIteration as end:
+            summary = end.value
+            break
+        assert all(store.photo_id(r.ref.uri) is not None for r in results)
+        seen.append(progress.done)
+    assert seen == sorted(seen) and seen[-1] == 5 and len(seen) >= 3
+    assert (summary.tagged, summary.total, summary.cancelled) == (5, 5, False)

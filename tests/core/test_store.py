@@ -153,3 +153,17 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     path.write_bytes(b"definitely not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open the database"):
         Store(path)
+
+
+def test_a_run_counts_its_stored_photos_batch_by_batch(store):
+    from core.sources import PhotoRef
+    from core.store import PhotoResult
+
+    run = store.start_run(backbone="b", device="cpu", runtime="r", total=5)
+    for first in (0, 3):
+        batch = [
+            PhotoResult(PhotoRef(f"/a/{i}.jpg", size=1, mtime=1), error="unreadable")
+            for i in range(first, min(first + 3, 5))
+        ]
+        store.save_results(batch, run_id=run, backbone="b")
+        assert store.db["runs"].get(run)["done"] == min(first + 3, 5)

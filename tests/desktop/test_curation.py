@@ -7,6 +7,7 @@ group saves an ``add`` decision for each of its photos, and ``k`` regroups.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from PIL import Image
 
@@ -108,3 +109,82 @@ def test_curation_groups_duplicates_marks_the_keeper_and_saves_picks(
 
     dialog.close()
     assert dialog.worker is None
+
+
+def test_curation_marks_the_others_as_rejects_undoes_it_and_copies_the_keepers(
+    qtbot, window, tmp_path, output_dir
+):
+    from PySide6.QtCore import Qt
+
+    from core.curate import rejected_photos
+    from tests.desktop.conftest import screenshot
+
+    folder = copy_photos(tmp_path / "photos", 10)
+    first = sorted(folder.glob("*.jpg"))[0]
+    (folder / "copies").mkdir()
+    shutil.copy2(first, folder / "copies" / "zz-copy.jpg")
+    with Image.open(first) as image:
+        image.resize((image.width // 2, image.height // 2)).save(
+            folder / "copies" / "zz-small.jpg", quality=70
+        )
+    open_and_wait(qtbot, window, folder, 12)
+    tag_and_wait(qtbot, window)
+
+    window.curate_action.trigger()
+    dialog = window.curation
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=WAIT_CURATE_MS)
+    assert dialog.result is not None and dialog.result.error is None
+    # The best-of strip fits whole; the scores come with words.
+    assert dialog.width() >= 8 * (112 + 16)
+    assert dialog.best_strip.horizontalScrollBar().maximum() == 0
+    captions = [dialog.best_strip.item(r).text() for r in range(dialog.best_strip.count())]
+    assert all(c.startswith(f"#{r + 1} ") for r, c in enumerate(captions)), captions
+    assert "sharp" in dialog.best_note.text() and "+" not in captions[0]
+    # Duplicates name their files and folders, keeper marked.
+    group = next(g for g in dialog.result.groups if len(g.photo_ids) == 3)
+    names = {dialog._name(p) for p in group.photo_ids}
+    assert names == {first.name, "zz-copy.jpg", "zz-small.jpg"}
+    captions = [w.text() for w in dialog.findChildren(type(dialog.status)) if "★ <b>" in w.text()]
+    caption = next(c for c in captions if "zz-small.jpg" in c)
+    assert f"★ <b>{dialog._name(group.keeper)}</b>" in caption
+    assert str(folder / "copies") in caption and str(folder) in caption
+    assert "same picture" in caption
+
+    # Mark the others as rejects: nothing deleted, the Rejects filter shows them.
+    others = set(dialog.others())
+    assert others and group.keeper not in others
+    qtbot.mouseClick(dialog.reject_button, Qt.MouseButton.LeftButton)
+    wait_db(qtbot, window)
+    with Store(window.db_path) as store:
+        assert rejected_photos(store) == others
+    assert all(Path(window.model.item_by_id(p).ref.uri).exists() for p in others)
+    qtbot.waitUntil(lambda: all(window.model.item_by_id(p).rejected for p in others))
+    window.rejects_action.trigger()
+    assert window.proxy.rowCount() == len(others)
+    assert "rejects" in dialog.status.text()
+    qtbot.waitUntil(lambda: not window.loader.busy, timeout=20_000)
+    dialog.grab().save(str(output_dir / "curation-rejects-1280.png"))
+    screenshot(window, output_dir, "rejects-filter-1280x800")
+
+    # Undo: no rejects left, the filter shows none.
+    qtbot.mouseClick(dialog.undo_rejects_button, Qt.MouseButton.LeftButton)
+    wait_db(qtbot, window)
+    with Store(window.db_path) as store:
+        assert rejected_photos(store) == set()
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 0)
+    window.rejects_action.trigger()
+    assert window.proxy.rowCount() == 12
+
+    # Copy the keepers elsewhere: the album without the duplicates' others; originals stay.
+    out = tmp_path / "keepers"
+    dialog.place_keepers(out, mode="copy")
+    wait_db(qtbot, window)
+    assert len(list(out.iterdir())) == 12 - len(others)
+    assert "Copied" in dialog.status.text()
+    assert len(list(folder.rglob("*.jpg"))) == 12
+
+    window.resize(1920, 1080)
+    dialog.resize(1400, 900)
+    qtbot.wait(50)
+    dialog.grab().save(str(output_dir / "curation-1920.png"))

@@ -47,5 +47,8 @@ def test_dialog_writes_sidecars_for_the_filtered_photos(
     for uri in shown:
         root = parse_xmp(sidecar_path(folder / uri.rsplit("/", 1)[-1]).read_bytes())
         assert get_list(root, SUBJECT) == ["Grandma"]
-    assert "Keywords: 3 files written, 0 already right, 0 failed" in window.message_label.text()
-    assert not window.progress.isVisible()
+    assert (
+        "Keywords: 3 files written, 0 already right, 0 failed"
+        in window.run_status.message_label.text()
+    )
+    assert not window.run_status.progress.isVisible()

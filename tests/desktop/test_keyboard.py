@@ -95,8 +95,8 @@ def test_window_keys_work_from_the_sidebar_and_toolbar(qtbot, window, photos_dir
     window.sidebar.states.setFocus()
     qtbot.keyClick(window.sidebar.states, Qt.Key.Key_J)
     assert window.grid.currentIndex().row() == 1
-    window.threshold_box.setFocus()
-    qtbot.keyClick(window.threshold_box, Qt.Key.Key_J)
+    window.toolbar.threshold_box.setFocus()
+    qtbot.keyClick(window.toolbar.threshold_box, Qt.Key.Key_J)
     assert window.grid.currentIndex().row() == 2
-    qtbot.keyClick(window.threshold_box, Qt.Key.Key_Escape)
+    qtbot.keyClick(window.toolbar.threshold_box, Qt.Key.Key_Escape)
     assert _focus() is window.grid

@@ -44,7 +44,7 @@ def test_learn_shows_before_and_after_per_tag_and_discard_restores(
     folder = copy_photos(tmp_path / "photos", 24)
     labels = {Path(u).name: tags for u, tags in coco_labels().items()}
     names = sorted(p.name for p in folder.glob("*.jpg"))
-    window.threshold_box.setValue(0.05)
+    window.toolbar.threshold_box.setValue(0.05)
     open_and_wait(qtbot, window, folder, 24)
     tag_and_wait(qtbot, window)
     before = _suggestion_rows(window)
@@ -65,7 +65,7 @@ def test_learn_shows_before_and_after_per_tag_and_discard_restores(
     result = window.learner.last_result
     assert result is not None and result.error is None, result
     assert result.refreshed == 24
-    assert "Learned" in window.message_label.text()
+    assert "Learned" in window.run_status.message_label.text()
     dialog = window.learner.dialog
     assert isinstance(dialog, LearnDialog) and dialog.isVisible()
     lines = [dialog.tag_list.item(i).text() for i in range(dialog.tag_list.count())]
@@ -80,7 +80,7 @@ def test_learn_shows_before_and_after_per_tag_and_discard_restores(
 
     # Discard: the suggestions from before learning come back exactly.
     qtbot.mouseClick(dialog.discard_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "discarded" in window.message_label.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: "discarded" in window.run_status.message_label.text(), timeout=60_000)
     wait_db(qtbot, window)
     assert _suggestion_rows(window) == before
     with Store(window.db_path) as store:
@@ -93,5 +93,5 @@ def test_learning_with_too_few_decisions_says_so(qtbot, window, tmp_path):
     window.learn_action.trigger()
     qtbot.waitUntil(lambda: not window.learner.busy, timeout=WAIT_LEARN_MS)
     assert window.learner.last_result.error
-    assert "Nothing learned" in window.message_label.text()
+    assert "Nothing learned" in window.run_status.message_label.text()
     assert window.learn_action.isEnabled() and window.learner.dialog is None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_cli_app_and_bot_apply_the_same_learned_suggestions(
     from bot.credentials import Secret
     from bot.service import PhotoService
     from core.cli import cli
-    from desktop.workers import InferenceWorker
+    from desktop.workers import tag_in_background
 
     labels = coco_labels()
     for uri in sorted(u for u in labels if "/train2017/" in u):
@@ -53,7 +54,7 @@ def test_cli_app_and_bot_apply_the_same_learned_suggestions(
     result = CliRunner().invoke(cli, ["tag", str(tmp_path / "cli"), "--db", str(db)])
     assert result.exit_code == 0, result.output
 
-    worker = InferenceWorker(
+    steps = tag_in_background(
         [file_ref(Path(copies["app"]))],
         backbone=BACKBONE,
         device="cpu",
@@ -61,8 +62,10 @@ def test_cli_app_and_bot_apply_the_same_learned_suggestions(
         cache_dir=tmp_path_factory.getbasetemp() / "shared-cache",
         threshold=0.2,
         top_k=8,
+        cancel=threading.Event(),
     )
-    worker._run()  # the tagging job itself, on this thread
+    for _step in steps:  # the tagging job itself, on this thread
+        pass
 
     service = PhotoService(
         BotConfig(token=Secret("1:test"), database=db), tagger_factory=lambda config: tagger

@@ -6,6 +6,7 @@ import csv
 
 from PySide6.QtCore import Qt
 
+from core.review import open_suggestions
 from core.store import Store
 from desktop.dialogs import ExportDialog
 from tests.desktop.conftest import (
@@ -34,7 +35,7 @@ def test_open_tag_review_filter_export(qtbot, window, photos_dir, output_dir, mo
     counts = window.model.state_counts()
     assert counts["suggested"] == 24, counts
     assert sum(bool(item.tags) for item in window.model.items()) >= 20
-    assert "Tagged 24 photos" in window.message_label.text()
+    assert "Tagged 24 photos" in window.run_status.message_label.text()
 
     # Review one photo with the keyboard: A accepts the top suggestion, R rejects the next.
     select_rows(window, [0])
@@ -68,6 +69,12 @@ def test_open_tag_review_filter_export(qtbot, window, photos_dir, output_dir, mo
     wait_db(qtbot, window)
     states = _states(window, first.photo_id)
     assert states == {top: "accept", second: "reject", "Grandma": "add"}
+    # Reviewed means no suggestion left open, not one decision made.
+    still_open = [t.tag for t in open_suggestions(window.model.item(0).tags)]
+    assert window.model.item(0).state == ("suggested" if still_open else "reviewed")
+    for tag in still_open:
+        window.decide(tag, "reject")
+        wait_db(qtbot, window)
     assert window.model.item(0).state == "reviewed"
     screenshot(window, output_dir, "03-reviewed-one")
 
@@ -91,7 +98,7 @@ def test_open_tag_review_filter_export(qtbot, window, photos_dir, output_dir, mo
     screenshot(window, output_dir, "05-filtered-by-tag")
     window.sidebar.choose_tag("")
     window.sidebar.choose_state("reviewed")
-    assert window.proxy.rowCount() == 5
+    assert window.proxy.rowCount() == 1, "one added tag leaves the others' suggestions open"
     window.sidebar.choose_state("")
     assert window.proxy.rowCount() == 24
 
@@ -120,12 +127,12 @@ def test_open_tag_review_filter_export(qtbot, window, photos_dir, output_dir, mo
 
     # A stricter threshold re-ranks every photo's suggestions; decisions stay.
     before = sum(len(i.visible_tags) for i in window.model.items())
-    window.threshold_box.setValue(0.6)
+    window.toolbar.threshold_box.setValue(0.6)
     qtbot.waitUntil(
         lambda: sum(len(i.visible_tags) for i in window.model.items()) < before, timeout=10_000
     )
     assert any(t.tag == "Grandma" for t in window.model.item(0).tags)
-    window.threshold_box.setValue(0.2)
+    window.toolbar.threshold_box.setValue(0.2)
 
     # The same window at full HD, for the layout check.
     select_rows(window, [0])
@@ -147,7 +154,7 @@ def test_state_and_decisions_come_back_in_a_new_window(qtbot, photos_dir, output
     second = make_window(qtbot)
     assert second.recent_folders()[0] == str(photos_dir.resolve())
     open_and_wait(qtbot, second, photos_dir, 24)
-    assert second.model.state_counts()["suggested"] == 23
+    assert second.model.state_counts()["suggested"] == 24, "its suggestions are still open"
     assert any(t.tag == "kept" for t in second.model.item(2).tags)
     wait_first_thumbnails(qtbot, second)
     screenshot(second, output_dir, "reopened")

@@ -31,22 +31,22 @@ def test_cancel_stops_the_run_and_keeps_what_was_done(qtbot, tmp_path, output_di
     open_and_wait(qtbot, window, folder, 48)
     cancelled_at: list[int] = []
 
-    def cancel_after_first_batch(progress) -> None:
-        if not cancelled_at:
-            cancelled_at.append(progress.done)
+    def cancel_after_first_batch(step) -> None:
+        if step.progress is not None and not cancelled_at:
+            cancelled_at.append(step.progress.done)
             screenshot(window, output_dir, "01-running")
             window.cancel_tagging()  # as the Cancel button or Esc does
 
     window.start_tagging(selection_only=False)
     window.inference.progressed.connect(cancel_after_first_batch)
-    assert window.cancel_button.isVisible()
+    assert window.run_status.cancel_button.isVisible()
     qtbot.waitUntil(lambda: window.inference is None, timeout=WAIT_TAGGING_MS)
     wait_db(qtbot, window)
     summary = window.last_summary
     assert summary.cancelled
     assert 0 < summary.tagged < 48
-    assert "Cancelled after" in window.message_label.text()
-    assert not window.cancel_button.isVisible()
+    assert "Cancelled after" in window.run_status.message_label.text()
+    assert not window.run_status.cancel_button.isVisible()
     counts = window.model.state_counts()
     assert counts["untagged"] == 48 - summary.tagged
     screenshot(window, output_dir, "02-cancelled")
@@ -82,7 +82,7 @@ def test_broken_files_are_shown_as_failed_with_their_reason(qtbot, tmp_path, out
     select_rows(window, [0])
     qtbot.waitUntil(lambda: window.panel.error.isVisibleTo(window.panel))
     assert window.panel.error.text().startswith("⚠ ")
-    qtbot.waitUntil(lambda: "failed" in window.counts_label.text())
+    qtbot.waitUntil(lambda: "failed" in window.run_status.counts_label.text())
     screenshot(window, output_dir, "failed-photos")
 
 

@@ -43,8 +43,8 @@ def test_settings_and_window_geometry_survive_a_restart(qtbot, tmp_path, output_
     database = tmp_path / "elsewhere" / "tags.db"
     dialog.editors["database"].property("lineEdit").setText(str(database))
     first.apply_settings(dialog.result_settings())
-    assert first.threshold_box.value() == 0.35
-    assert "restart" in first.message_label.text()
+    assert first.toolbar.threshold_box.value() == 0.35
+    assert "restart" in first.run_status.message_label.text()
     first.resize(760, 600)  # inside the offscreen screen (800x800), which restoring clamps to
     first.close()
 
@@ -59,9 +59,9 @@ def test_settings_and_window_geometry_survive_a_restart(qtbot, tmp_path, output_
     second.show()
     qtbot.waitExposed(second)
     assert (second.width(), second.height()) == (760, 600)
-    assert second.threshold_box.value() == 0.35
-    assert second.top_k_box.value() == 5
-    assert second.device_box.currentData() == "cpu"
+    assert second.toolbar.threshold_box.value() == 0.35
+    assert second.toolbar.top_k_box.value() == 5
+    assert second.toolbar.device_box.currentData() == "cpu"
     assert second.model.thumb_size == 128
     assert second.grid.grid_delegate.hashtag_style == "camel"
     assert second.db_path == database
