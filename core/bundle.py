@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +38,14 @@ class BundledExport:
         model: The ``<backbone>.onnx`` graph.
         config: The ``<backbone>.json`` timm data config the graph expects.
         weights_sha256: Digest of the weights file the export was made from.
+        variants: Other graphs of the same network, by name (``int8``: statically
+            quantized), each taking the same inputs and giving the same outputs.
     """
 
     model: Path
     config: Path
     weights_sha256: str
+    variants: dict[str, Path] = field(default_factory=dict)
 
 
 def bundle_root() -> Path | None:
@@ -112,7 +115,13 @@ def bundled_export(spec: BackboneSpec, *, models_dir: Path | None = None) -> Bun
     digest = entry.get("weights_sha256")
     if not (model.is_file() and config.is_file() and isinstance(digest, str) and digest):
         return None
-    return BundledExport(model=model, config=config, weights_sha256=digest)
+    variants = {}
+    listed = entry.get("variants")
+    for name, variant in (listed if isinstance(listed, dict) else {}).items():
+        path = folder / str(variant.get("model", "")) if isinstance(variant, dict) else None
+        if path is not None and path.is_file():
+            variants[name] = path
+    return BundledExport(model=model, config=config, weights_sha256=digest, variants=variants)
 
 
 def resource_path(*parts: str) -> Path:

@@ -211,6 +211,27 @@ def test_without_torch_or_a_bundle_the_reason_is_one_line(monkeypatch, tmp_path,
     weights = tmp_path / "lite0.pth"
     weights.write_bytes(b"weights")
     monkeypatch.setattr(runtime, "local_weights_file", lambda _spec: weights)
-    with pytest.raises(BackboneUnavailable, match="needs torch to convert its weights"):
+    with pytest.raises(
+        BackboneUnavailable,
+        match=r"^EfficientNet-Lite0 \(offline\): converting its weights to ONNX \(once\) needs "
+        r"torch: pip install 'phototagger\[torch\]'$",
+    ):
         runtime.open_runtime(spec, device="cpu", cache_dir=tmp_path / "cache")
+    assert availability(get_backbone_spec("vgg16")) == (
+        "needs torch to convert its weights (pip install 'phototagger[torch]')"
+    )
+
+
+def test_packaged_app_without_torch_says_not_in_this_build(monkeypatch, frozen):
+    hide_torch(monkeypatch)
     assert availability(get_backbone_spec("vgg16")).startswith("not in this build")
+
+
+def test_a_gpu_without_torch_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "core.torch_backend", None)  # import fails as without torch
+    assert runtime.resolve_device("auto") == "cpu"
+    with pytest.raises(
+        BackboneUnavailable,
+        match=r"^running on cuda needs torch: pip install 'phototagger\[torch\]'$",
+    ):
+        runtime.resolve_device("cuda")
