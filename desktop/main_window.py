@@ -413,6 +413,7 @@ class MainWindow(QMainWindow):
             max_pixels=self.settings.max_megapixels * 1_000_000,
             detect_faces=self.settings.detect_faces,
             recognize_faces=self.settings.recognize_faces,
+            precision=self.settings.precision,
         )
         worker.stage.connect(self.show_message)
         worker.progressed.connect(self._on_progress)

@@ -173,6 +173,7 @@ class InferenceWorker(QThread):
         max_pixels: int = 150_000_000,
         detect_faces: bool = True,
         recognize_faces: bool = False,
+        precision: str = "auto",
     ) -> None:
         super().__init__()
         self.setObjectName("phototagger-inference")
@@ -187,6 +188,7 @@ class InferenceWorker(QThread):
         self.max_pixels = max_pixels
         self.detect_faces = detect_faces
         self.recognize_faces = recognize_faces
+        self.precision = precision
         self.cancel_event = threading.Event()
 
     def cancel(self) -> None:
@@ -217,6 +219,7 @@ class InferenceWorker(QThread):
             cache_dir=self.cache_dir / "onnx",
             faces=self.detect_faces,
             recognize=self.recognize_faces,
+            precision=self.precision,
         )
         if self.cancel_event.is_set():
             return None

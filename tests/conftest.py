@@ -63,11 +63,11 @@ def store():
 
 @pytest.fixture(scope="session")
 def tagger(tmp_path_factory):
-    """The default backbone with its real bundled weights, on ONNX Runtime."""
+    """The default backbone's shipped float graph on ONNX Runtime (the same on every CPU)."""
     from core.pipeline import Tagger
 
     cache = tmp_path_factory.getbasetemp() / "shared-cache" / "onnx"
-    return Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache)
+    return Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache, precision="float")
 
 
 @pytest.fixture
