@@ -1,9 +1,11 @@
 """How a backbone runs: ONNX Runtime on the CPU, torch on CUDA or MPS.
 
-The CPU path runs an ONNX export made once per weights file and cached under a
-key derived from the weights' content, the architecture and the library
-versions. Once that export exists, opening a CPU runtime imports neither torch
-nor timm: the export's data config travels beside it as JSON.
+The CPU path runs the default backbone's export shipped in the package (float,
+or int8 where the CPU multiplies int8 fast), and for other backbones an ONNX
+export made once per weights file with torch and cached under a key derived
+from the weights' content, the architecture and the library versions. Opening
+a CPU runtime imports neither torch nor timm: the export's data config travels
+beside it as JSON.
 """
 
 from __future__ import annotations

