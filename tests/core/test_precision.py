@@ -72,6 +72,5 @@ def test_int8_keeps_imagenet_top1_within_one_point(tmp_path):
         for precision, runtime in runtimes.items():
             _, logits = runtime.run(pixels[None])
             hits[precision] += int(logits[0].argmax() == int(row["class_index"]))
-    top1 = {p: n / len(rows) for p, n in hits.items()}
-    assert top1["float"] >= 0.87
-    assert top1["int8"] >= top1["float"] - 0.01, top1
+    assert hits["float"] >= 0.87 * len(rows), hits
+    assert hits["int8"] >= hits["float"] - len(rows) // 100, hits  # at most 1 point lost

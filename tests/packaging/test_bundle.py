@@ -178,6 +178,7 @@ def test_runtime_uses_the_bundle_when_the_weights_digest_matches(monkeypatch, tm
     assert opened.name == "onnxruntime-cpu"
 
 
+@pytest.mark.torch
 def test_runtime_exports_afresh_when_the_weights_differ(monkeypatch, tmp_path, spec):
     weights = tmp_path / "lite0.pth"
     weights.write_bytes(b"retrained weights")
