@@ -7,7 +7,10 @@ shows up as a drop of several points (see the data README: 0.883 top-1 for a
 correct lite0 pipeline on timm's centre crop; tagging's whole-photo view gives
 0.881, see ADR 0003 and bench/views.py).
 
-Usage: python bench/accuracy.py [--backbones NAME ...] [--limit N]
+``--precisions float int8`` scores each CPU graph of the default backbone (the
+int8 one is shipped beside the float one; ADR 0007).
+
+Usage: python bench/accuracy.py [--backbones NAME ...] [--precisions P ...] [--limit N]
 """
 
 from __future__ import annotations
@@ -27,14 +30,16 @@ from core.pipeline import Tagger, prepare
 from core.sources import file_ref
 
 
-def evaluate(name: str, photos: list[tuple[Path, int]], cache: Path) -> dict:
+def evaluate(
+    name: str, photos: list[tuple[Path, int]], cache: Path, precision: str = "auto"
+) -> dict:
     """Top-1/top-5 over the backbone's classes, photo by photo, as tagging decodes them.
 
     Tags name classes only in part (``ram`` reads ``sheep``, two classes share
     ``sunglasses``), so classes are read off the logits: each photo goes through
     the pipeline's own ``prepare`` (decode, view, preprocessing) and runtime.
     """
-    tagger = Tagger.open(name, device="cpu", cache_dir=cache)
+    tagger = Tagger.open(name, device="cpu", cache_dir=cache, precision=precision)
     start = time.perf_counter()
     top1 = top5 = failed = 0
     for path, label in photos:
@@ -59,19 +64,37 @@ def evaluate(name: str, photos: list[tuple[Path, int]], cache: Path) -> dict:
     }
 
 
+def int8_loss(results: list[dict]) -> dict:
+    """Top-1 points the int8 graph loses against the float one, where both were scored."""
+    by_runtime = {r["runtime"]: r for r in results if r["backbone"] == "efficientnet-lite0"}
+    float_, int8 = by_runtime.get("onnxruntime-cpu"), by_runtime.get("onnxruntime-cpu-int8")
+    if float_ is None or int8 is None:
+        return {}
+    loss = round(100 * (float_["top1"] - int8["top1"]), 1)
+    return {"int8_top1_loss_points": loss, "int8_top1_loss<=1": loss <= 1.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="*", help="default: every backbone available offline")
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    parser.add_argument(
+        "--precisions", nargs="+", default=["auto"], choices=["auto", "float", "int8"]
+    )
     args = parser.parse_args()
     folder = shared("imagenet-sample")
     with open(folder / "labels.csv", newline="") as fh:
         photos = [(folder / row["filename"], int(row["class_index"])) for row in csv.DictReader(fh)]
     if args.limit:
         photos = photos[: args.limit]
-    names = args.backbones or [s.name for s in list_backbones() if availability(s) == "available"]
+    usable = ("available", "available (bundled export)")
+    names = args.backbones or [s.name for s in list_backbones() if availability(s) in usable]
     with tempfile.TemporaryDirectory() as cache:
-        results = [evaluate(name, photos, Path(cache)) for name in names]
+        results = [
+            evaluate(name, photos, Path(cache), precision)
+            for name in names
+            for precision in args.precisions
+        ]
     default = next((r for r in results if r["backbone"] == "efficientnet-lite0"), None)
     print(
         json.dumps(
@@ -81,6 +104,7 @@ def main() -> None:
                 "results": results,
                 "target": {"efficientnet-lite0_top1_min": 0.88},
                 "met": None if default is None else default["top1"] >= 0.88,
+                **int8_loss(results),
             },
             indent=1,
         )

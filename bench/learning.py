@@ -24,7 +24,10 @@ cross-fitting on its own photos (what ``phototagger train`` prints), to set
 beside the figure on photos it never saw. ``top10`` repeats the mAPs over the ten COCO tags most common in the learning
 photos (the protocol of the earlier figures).
 
-Usage: python bench/learning.py [--backbone NAME] [--folds 5]
+``--precisions float int8`` runs it all once per CPU graph of the default
+backbone and prints the learned mAP each loses against the first.
+
+Usage: python bench/learning.py [--backbone NAME] [--folds 5] [--precisions P ...]
 """
 
 from __future__ import annotations
@@ -50,14 +53,17 @@ from core.sources import file_ref
 from core.store import Store
 
 
-def tagged_coco(backbone: str, cache: Path, db: Path) -> tuple[Store, list[int], list[set], list]:
+def tagged_coco(
+    backbone: str, cache: Path, db: Path, precision: str = "auto"
+) -> tuple[Store, list[int], list[set], list]:
     """coco-mini tagged into ``db``: the store, photo ids, their COCO tags and their paths."""
     folder = shared("coco-mini")
     with open(folder / "tags.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     refs = [file_ref(folder / r["path"]) for r in rows]
     store = Store(db)
-    tag_photos(refs, tagger=Tagger.open(backbone, device="cpu", cache_dir=cache), store=store)
+    tagger = Tagger.open(backbone, device="cpu", cache_dir=cache, precision=precision)
+    tag_photos(refs, tagger=tagger, store=store)
     by_uri = {
         ref.uri: (set(r["tags"].split(";")), r["path"]) for ref, r in zip(refs, rows, strict=True)
     }
@@ -164,12 +170,16 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def learning_report(
-    backbone: str = "efficientnet-lite0", *, folds: int = 5, cache_dir: Path | None = None
+    backbone: str = "efficientnet-lite0",
+    *,
+    folds: int = 5,
+    cache_dir: Path | None = None,
+    precision: str = "auto",
 ) -> dict:
     """The learning figures as one dict (``bench/quality.py`` prints it too)."""
     with tempfile.TemporaryDirectory() as tmp:
         cache = cache_dir or Path(tmp) / "onnx"
-        store, ids, labels, paths = tagged_coco(backbone, cache, Path(tmp) / "bench.db")
+        store, ids, labels, paths = tagged_coco(backbone, cache, Path(tmp) / "bench.db", precision)
         with store:
             train = np.array([i for i, p in enumerate(paths) if p.startswith("train2017/")])
             val = np.array([i for i, p in enumerate(paths) if p.startswith("val2017/")])
@@ -193,6 +203,7 @@ def learning_report(
         "benchmark": "learning",
         "dataset": f"coco-mini: {len(train)} train2017 + {len(val)} val2017 photos",
         "backbone": backbone,
+        "precision": precision,
         "train2017_to_val2017": split,
         f"{folds}_fold": kfold,
         "target": "no kept tag worse than the backbone on the scored photos",
@@ -204,8 +215,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="efficientnet-lite0")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--precisions", nargs="+", default=["auto"], choices=["auto", "float", "int8"]
+    )
     args = parser.parse_args()
-    print(json.dumps(learning_report(args.backbone, folds=args.folds), indent=1))
+    reports = [
+        learning_report(args.backbone, folds=args.folds, precision=precision)
+        for precision in args.precisions
+    ]
+    if len(reports) == 1:
+        print(json.dumps(reports[0], indent=1))
+        return
+    first = reports[0]["train2017_to_val2017"]
+    losses = {
+        r["precision"]: {
+            key: round(first[key] - r["train2017_to_val2017"][key], 4)
+            for key in ("backbone_map", "learned_map", "shown_map")
+        }
+        for r in reports[1:]
+    }
+    print(
+        json.dumps(
+            {
+                "benchmark": "learning by precision",
+                "reports": reports,
+                f"val2017_map_lost_against_{args.precisions[0]}": losses,
+                "learned_map_loss<=0.01": all(v["learned_map"] <= 0.01 for v in losses.values()),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

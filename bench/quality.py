@@ -30,6 +30,7 @@ score the val2017 photos, beside the 5-fold figure; every hyper-parameter is
 chosen inside the learning photos; per tag, learned against the backbone.
 
 Usage: python bench/quality.py [--splits val2017 train2017 all] [--no-learning]
+       [--precision auto|float|int8]
 """
 
 from __future__ import annotations
@@ -76,9 +77,9 @@ def coco_map() -> tuple[dict[str, str], list[str]]:
     )
 
 
-def tag_set(store: Store, folder: Path, rows: list[dict]) -> list[dict]:
+def tag_set(store: Store, folder: Path, rows: list[dict], precision: str = "auto") -> list[dict]:
     """Tag the photos; per photo: split, COCO labels, best stored score per tag, shown tags."""
-    tagger = Tagger.open(DEFAULT_BACKBONE, device="cpu", cache_dir=CACHE)
+    tagger = Tagger.open(DEFAULT_BACKBONE, device="cpu", cache_dir=CACHE, precision=precision)
     refs = [file_ref(folder / r["path"]) for r in rows]
     summary = tag_photos(refs, tagger=tagger, store=store)
     if summary.failed:
@@ -171,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", nargs="*", choices=SPLITS, default=list(SPLITS))
     parser.add_argument("--no-learning", action="store_true", help="out of the box only")
+    parser.add_argument("--precision", default="auto", choices=["auto", "float", "int8"])
     args = parser.parse_args()
     folder = shared("coco-mini")
     with open(folder / "tags.csv", newline="", encoding="utf-8") as fh:
@@ -179,13 +181,17 @@ def main() -> None:
     vocabulary = Vocabulary.bundled()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-        photos = tag_set(store, folder, rows)
+        photos = tag_set(store, folder, rows, args.precision)
     results = {}
     for split in args.splits:
         chosen = [p for p in photos if split == "all" or p["split"] == split]
         label = "honest: chose nothing" if split == "val2017" else "tuned on (train2017)"
         results[split] = {"role": label, **report(chosen, mapping, vocabulary)}
-    learned = None if args.no_learning else learning_report(DEFAULT_BACKBONE, cache_dir=CACHE)
+    learned = (
+        None
+        if args.no_learning
+        else learning_report(DEFAULT_BACKBONE, cache_dir=CACHE, precision=args.precision)
+    )
     elapsed = time.perf_counter() - start
     print(
         json.dumps(
@@ -193,6 +199,7 @@ def main() -> None:
                 "benchmark": "quality",
                 "dataset": "coco-mini (80 train2017 + 79 val2017 photos)",
                 "backbone": DEFAULT_BACKBONE,
+                "precision": args.precision,
                 "labels_without_counterpart": unmatched,
                 "results": results,
                 "after_learning": learned,

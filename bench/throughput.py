@@ -15,7 +15,12 @@ Then the re-run: ``phototagger tag`` over set (b) twice, the second time with
 nothing to do. Peak RSS is read right after our pipeline's runs, before the other
 measurements and before torch is imported.
 
-Usage: python bench/throughput.py [--limit N]
+``--precisions float int8`` measures ours and the ceiling for each CPU graph of
+the default backbone in the same run, with each graph's ratio to the first;
+``--no-reference`` leaves out the torch reference and the re-run (a torch-less
+install).
+
+Usage: python bench/throughput.py [--limit N] [--precisions P ...] [--no-reference]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 
 from _common import ROOT, peak_rss_mb, shared
 
+from core.cpu_features import has_int8_dot_product
 from core.pipeline import Tagger, prepare, tag_photos
 from core.sources import iter_folder
 from core.store import Store
@@ -93,6 +99,33 @@ def ceiling(refs, tagger: Tagger) -> float:
     return len(refs) / (time.perf_counter() - start)
 
 
+def precision_runs(
+    sets: dict[str, list], first: Tagger, others: list[str], backbone: str, cache: Path
+) -> dict[str, dict]:
+    """Ours and the ceiling with each other CPU graph, and its ratios to the first graph's."""
+    runs: dict[str, dict] = {}
+    for precision in others:
+        tagger = Tagger.open(backbone, device="cpu", cache_dir=cache, precision=precision)
+        per_set = {}
+        for name, refs in sets.items():
+            base_ours, base_ceiling = ours(refs, first), ceiling(refs[:CEILING_PHOTOS], first)
+            mine_ours, mine_ceiling = ours(refs, tagger), ceiling(refs[:CEILING_PHOTOS], tagger)
+            per_set[name] = {
+                first.runtime.name: {
+                    "ours": round(base_ours, 1),
+                    "ceiling": round(base_ceiling, 1),
+                },
+                tagger.runtime.name: {
+                    "ours": round(mine_ours, 1),
+                    "ceiling": round(mine_ceiling, 1),
+                },
+                "ours_ratio": round(mine_ours / base_ours, 2),
+                "ceiling_ratio": round(mine_ceiling / base_ceiling, 2),
+            }
+        runs[tagger.runtime.name] = per_set
+    return runs
+
+
 def reference(paths: list[str], backbone: str) -> float:
     """The textbook timm loop: Dataset + create_transform + DataLoader(2 workers) + eager torch."""
     import timm
@@ -149,6 +182,16 @@ def main() -> None:
         "--limit", type=int, default=0, help="photos per set (default: all; 120 camera)"
     )
     parser.add_argument("--backbone", default="efficientnet-lite0")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "float", "int8"],
+        help="CPU graphs to measure; ratios are to the first",
+    )
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the torch reference and the re-run"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "onnx"
@@ -163,7 +206,8 @@ def main() -> None:
             cwd=ROOT,
             check=True,
         )
-        tagger = Tagger.open(args.backbone, device="cpu", cache_dir=cache)
+        first, *others = args.precisions
+        tagger = Tagger.open(args.backbone, device="cpu", cache_dir=cache, precision=first)
         camera = camera_folder(Path(tmp) / "camera", args.limit or 120)
         sets = {
             "camera_jpegs": list(iter_folder(camera)),
@@ -178,24 +222,33 @@ def main() -> None:
         for name, refs in sets.items():
             results[name]["decode"] = decode_only(refs, tagger)
             results[name]["ceiling"] = ceiling(refs[:CEILING_PHOTOS], tagger)
+        by_precision = precision_runs(sets, tagger, others, args.backbone, cache)
         assert "torch" not in sys.modules
-        for name, refs in sets.items():
-            results[name]["reference"] = reference(
-                [os.path.realpath(r.uri) for r in refs], args.backbone
-            )
-        rerun = cli_runs(shared("imagenet-sample"))
+        if not args.no_reference:
+            for name, refs in sets.items():
+                results[name]["reference"] = reference(
+                    [os.path.realpath(r.uri) for r in refs], args.backbone
+                )
+            rerun = cli_runs(shared("imagenet-sample"))
     out = {
         "benchmark": "throughput",
         "backbone": args.backbone,
         "runtime": tagger.runtime.name,
+        "cpu_int8_dot_product": has_int8_dot_product(),
         "cpu_count": os.cpu_count(),
         "unit": "photos/s",
         "peak_rss_ours_mb": round(rss),
     }
     for name, r in results.items():
         out[name] = {k: round(v, 1) if isinstance(v, float) else v for k, v in r.items()}
-        out[name]["ours_vs_reference"] = round(r["ours"] / r["reference"], 2)
+        if "reference" in r:
+            out[name]["ours_vs_reference"] = round(r["ours"] / r["reference"], 2)
         out[name]["ours_vs_ceiling"] = round(r["ours"] / r["ceiling"], 2)
+    if by_precision:
+        out["precisions"] = by_precision
+    if args.no_reference:
+        print(json.dumps(out, indent=1))
+        return
     out["rerun"] = rerun
     cam, ima = out["camera_jpegs"], out["imagenet_sample"]
     out["targets"] = {

@@ -46,6 +46,7 @@ def open_default_tagger(config: BotConfig) -> Tagger:
         device=resolve_device(settings.device),
         cache_dir=cache_dir() / "onnx",
         faces=settings.detect_faces,
+        precision=settings.precision,
     )
 
 

@@ -12,13 +12,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from core.bundle import bundled_export
+from core.bundle import bundle_root, bundled_export
 from core.errors import BackboneUnavailable
 
 if TYPE_CHECKING:
     from core.torch_backend import LoadedBackbone
 
 DEFAULT_BACKBONE = "efficientnet-lite0"
+
+TORCH_EXTRA = "torch"
+"""The pip extra that adds torch, torchvision and timm (also installable as ``gpu``)."""
+
+
+def torch_missing_hint(needed_for: str) -> str:
+    """One sentence saying ``needed_for`` needs torch, and how to get it in this installation."""
+    if bundle_root() is not None:
+        return f"{needed_for} needs torch, which this packaged app leaves out"
+    return f"{needed_for} needs torch: pip install 'phototagger[{TORCH_EXTRA}]'"
+
 
 WeightsKind = Literal["package", "hub", "file"]
 
@@ -241,8 +252,10 @@ def availability(spec: BackboneSpec) -> str:
     if bundled_export(spec) is not None:
         return "available (bundled export)"
     if importlib.util.find_spec("torch") is None:
-        # A CPU-only package: without torch only the bundled exports can run.
-        return "not in this build (needs torch to convert its weights)"
+        # A lean install or the packaged app: without torch only the shipped exports can run.
+        if bundle_root() is not None:
+            return "not in this build (needs torch to convert its weights)"
+        return f"needs torch to convert its weights (pip install 'phototagger[{TORCH_EXTRA}]')"
     if local_weights_file(spec) is not None:
         return "available"
     if spec.weights.kind == "package":

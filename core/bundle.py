@@ -1,14 +1,15 @@
-"""Ready ONNX exports that a packaged app ships, and where its bundled files are.
+"""Ready ONNX exports shipped with PhotoTagger, and where its bundled files are.
 
-A CPU-only build of PhotoTagger leaves torch and timm out, so it cannot make
-the ONNX export :mod:`core.runtime` normally caches on first use. The build
-makes the export instead and ships it in a ``models`` folder with a manifest
-saying which weights and architecture it came from; the runtime uses it only
-when the manifest matches the backbone asked for, so a user's own weights file
-never runs through the bundled graph.
+Tagging on the CPU needs no torch: the default backbone's ONNX export ships
+inside the package, in ``resources/models/`` (made by
+``resources/build_backbone_export.py``), with a manifest saying which weights
+and architecture it came from. The runtime uses a shipped export only when the
+manifest matches the backbone asked for, so a user's own weights file never
+runs through it. Other backbones need torch once, to make their export.
 
-The folder is found beside the frozen app (PyInstaller's ``sys._MEIPASS``) or
-wherever ``PHOTOTAGGER_BUNDLED_MODELS`` points (tests, relocated installs).
+The folder is ``resources/models`` in the installed package or beside the
+frozen app (PyInstaller's ``sys._MEIPASS``), or wherever
+``PHOTOTAGGER_BUNDLED_MODELS`` points (tests, relocated installs).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +38,14 @@ class BundledExport:
         model: The ``<backbone>.onnx`` graph.
         config: The ``<backbone>.json`` timm data config the graph expects.
         weights_sha256: Digest of the weights file the export was made from.
+        variants: Other graphs of the same network, by name (``int8``: statically
+            quantized), each taking the same inputs and giving the same outputs.
     """
 
     model: Path
     config: Path
     weights_sha256: str
+    variants: dict[str, Path] = field(default_factory=dict)
 
 
 def bundle_root() -> Path | None:
@@ -53,15 +57,18 @@ def bundle_root() -> Path | None:
 
 
 def bundled_models_dir() -> Path | None:
-    """Where bundled exports live: the environment's choice, else the frozen app's folder."""
+    """Where shipped exports live: the environment's choice, else ``resources/models``.
+
+    None when neither holds a manifest (a source checkout whose exports were removed).
+    """
     configured = os.environ.get(BUNDLED_MODELS_ENV)
     if configured:
         return Path(configured).expanduser()
-    root = bundle_root()
-    return root / MODELS_DIRNAME if root is not None else None
+    shipped = resource_path(MODELS_DIRNAME)
+    return shipped if (shipped / MANIFEST_NAME).is_file() else None
 
 
-def manifest_entry(spec: BackboneSpec, *, weights_sha256: str, **extra: str) -> dict[str, Any]:
+def manifest_entry(spec: BackboneSpec, *, weights_sha256: str, **extra: Any) -> dict[str, Any]:
     """The manifest record for ``spec``; the build writes it and :func:`bundled_export` reads it."""
     return {
         "architecture": spec.architecture,
@@ -108,7 +115,13 @@ def bundled_export(spec: BackboneSpec, *, models_dir: Path | None = None) -> Bun
     digest = entry.get("weights_sha256")
     if not (model.is_file() and config.is_file() and isinstance(digest, str) and digest):
         return None
-    return BundledExport(model=model, config=config, weights_sha256=digest)
+    variants = {}
+    listed = entry.get("variants")
+    for name, variant in (listed if isinstance(listed, dict) else {}).items():
+        path = folder / str(variant.get("model", "")) if isinstance(variant, dict) else None
+        if path is not None and path.is_file():
+            variants[name] = path
+    return BundledExport(model=model, config=config, weights_sha256=digest, variants=variants)
 
 
 def resource_path(*parts: str) -> Path:

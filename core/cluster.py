@@ -156,12 +156,15 @@ class RayRunner:
         cpus_per_worker: CPUs each actor reserves (a fraction shares one), and so
             ONNX Runtime's threads in it (at least one).
         cache_dir: The ONNX export cache (shared storage on a cluster).
+        precision: The CPU graph the actors run (``auto``, ``float``, ``int8``; ``auto``
+            decides on each worker's CPU).
     """
 
     cache_dir: Path
     workers: int = 1
     device: str = "cpu"
     cpus_per_worker: float = 1.0
+    precision: str = "auto"
 
     def __call__(
         self,
@@ -211,6 +214,7 @@ class RayRunner:
                 "cache_dir": self.cache_dir,
                 "faces": tagger.faces is not None,
                 "recognize": tagger.encoder is not None,
+                "precision": self.precision,
                 "threads": max(1, int(self.cpus_per_worker)),
             },
             compute=ray.data.ActorPoolStrategy(size=self.workers),
@@ -396,6 +400,7 @@ class _InferenceWorker:
         faces: bool,
         threads: int,
         recognize: bool = False,
+        precision: str = "auto",
     ) -> None:
         self.tagger = Tagger.open(
             spec,
@@ -404,6 +409,7 @@ class _InferenceWorker:
             threads=threads,
             faces=faces,
             recognize=recognize,
+            precision=precision,
         )
 
     def __call__(self, batch: Columns) -> Columns:

@@ -125,15 +125,19 @@ class Tagger:
         threads: int | None = None,
         faces: bool = True,
         recognize: bool = False,
+        precision: str = "auto",
     ) -> Tagger:
         """Open ``backbone`` on ``device``; ``faces=False`` leaves face detection off.
 
         With ``recognize`` (and faces on), each face also gets its embedding, for
         grouping people, where face recognition is installed; it is left out, with
-        a log line, where it is not.
+        a log line, where it is not. ``precision`` picks the CPU graph
+        (:data:`core.runtime.PRECISIONS`).
         """
         spec = backbone if isinstance(backbone, BackboneSpec) else get_backbone_spec(backbone)
-        runtime = open_runtime(spec, device=device, cache_dir=cache_dir, threads=threads)
+        runtime = open_runtime(
+            spec, device=device, cache_dir=cache_dir, threads=threads, precision=precision
+        )
         detector = FaceDetector() if faces else None
         encoder = None
         if faces and recognize:

@@ -1,9 +1,11 @@
 """How a backbone runs: ONNX Runtime on the CPU, torch on CUDA or MPS.
 
-The CPU path runs an ONNX export made once per weights file and cached under a
-key derived from the weights' content, the architecture and the library
-versions. Once that export exists, opening a CPU runtime imports neither torch
-nor timm: the export's data config travels beside it as JSON.
+The CPU path runs the default backbone's export shipped in the package (float,
+or int8 where the CPU multiplies int8 fast), and for other backbones an ONNX
+export made once per weights file with torch and cached under a key derived
+from the weights' content, the architecture and the library versions. Opening
+a CPU runtime imports neither torch nor timm: the export's data config travels
+beside it as JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.backbones import BackboneSpec, local_weights_file
+from core.backbones import BackboneSpec, local_weights_file, torch_missing_hint
 from core.bundle import bundled_export
 from core.errors import BackboneUnavailable
 from core.transforms import DataConfig
@@ -30,6 +32,9 @@ from core.transforms import DataConfig
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "float", "int8")
+"""CPU graph: ``int8`` (statically quantized, where shipped), ``float``, or ``auto``:
+int8 where the CPU has 8-bit dot-product instructions, float elsewhere (ADR 0007)."""
 _EXPORT_FORMAT = "3"  # bump when the exported graph's inputs or outputs change
 
 
@@ -51,7 +56,14 @@ class ExportPaths:
 class OnnxCpuRuntime:
     """ONNX Runtime on the CPU, with every core for intra-op parallelism."""
 
-    def __init__(self, model_path: Path, data_config: DataConfig, *, threads: int | None = None):
+    def __init__(
+        self,
+        model_path: Path,
+        data_config: DataConfig,
+        *,
+        threads: int | None = None,
+        precision: str = "float",
+    ):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -65,7 +77,8 @@ class OnnxCpuRuntime:
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self.name = "onnxruntime-cpu"
+        self.name = "onnxruntime-cpu" if precision == "float" else f"onnxruntime-cpu-{precision}"
+        self.precision = precision
         self.data_config = data_config
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,9 +101,10 @@ def resolve_device(device: str) -> str:
     try:
         from core.torch_backend import cuda_or_mps
     except ImportError:
-        found = None
-    else:
-        found = cuda_or_mps()
+        if device == "auto":
+            return "cpu"
+        raise BackboneUnavailable(torch_missing_hint(f"running on {device}")) from None
+    found = cuda_or_mps()
     if device == "auto":
         return found or "cpu"
     if found is None or not device.startswith(found):
@@ -100,7 +114,7 @@ def resolve_device(device: str) -> str:
 
 def offered_devices() -> tuple[str, ...]:
     """The devices worth offering in a menu, found without importing torch."""
-    if not _may_have_accelerator():
+    if not _may_have_accelerator() or importlib.util.find_spec("torch") is None:
         return ("auto", "cpu")
     return ("auto", "cpu", "mps") if sys.platform == "darwin" else ("auto", "cpu", "cuda")
 
@@ -112,6 +126,23 @@ def _may_have_accelerator() -> bool:
     if sys.platform.startswith("win"):
         return Path(os.environ.get("SYSTEMROOT", r"C:\Windows"), "System32", "nvcuda.dll").exists()
     return Path("/dev/nvidiactl").exists() or Path("/dev/dxg").exists()
+
+
+def resolve_precision(precision: str) -> str:
+    """Turn ``auto`` into ``int8`` or ``float`` by this CPU's instructions.
+
+    Raises:
+        BackboneUnavailable: If ``precision`` is not one of :data:`PRECISIONS`.
+    """
+    if precision not in PRECISIONS:
+        raise BackboneUnavailable(
+            f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}"
+        )
+    if precision != "auto":
+        return precision
+    from core.cpu_features import has_int8_dot_product
+
+    return "int8" if has_int8_dot_product() else "float"
 
 
 def export_paths(spec: BackboneSpec, weights: Path, cache_dir: Path) -> ExportPaths:
@@ -160,18 +191,22 @@ def open_runtime(
     device: str = "auto",
     cache_dir: Path,
     threads: int | None = None,
+    precision: str = "auto",
 ) -> Runtime:
     """Open the fastest runtime for ``spec`` on ``device``.
 
-    On the CPU this exports to ONNX on first use (needs torch once) and later
-    opens the cached export directly. A packaged app's bundled export (see
-    :mod:`core.bundle`) is used as it is when it was made from these weights,
-    or when the weights themselves were left out of the package.
+    On the CPU the shipped export (see :mod:`core.bundle`) is used as it is when
+    it was made from these weights, or when the weights are not installed (the
+    default install has no torch and no weights). Its int8 graph runs where
+    ``precision`` resolves to ``int8`` and one is shipped. Other backbones are
+    exported to ONNX on first use (needs torch once) and later opened from the
+    cache, in float.
 
     Raises:
         BackboneUnavailable: If the weights are missing or the device is absent.
     """
     resolved = resolve_device(device)
+    chosen = resolve_precision(precision)
     if resolved != "cpu":
         from core.torch_backend import TorchRuntime, load_torch_backbone
 
@@ -182,6 +217,9 @@ def open_runtime(
         weights is None or _weights_digest(weights, cache_dir) == shipped.weights_sha256
     ):
         config = DataConfig.from_timm(json.loads(shipped.config.read_text()))
+        if chosen in shipped.variants:
+            model = shipped.variants[chosen]
+            return OnnxCpuRuntime(model, config, threads=threads, precision=chosen)
         return OnnxCpuRuntime(shipped.model, config, threads=threads)
     if weights is None:
         if spec.weights.kind != "hub":
@@ -213,8 +251,7 @@ def _require_torch(spec: BackboneSpec) -> None:
     """
     if importlib.util.find_spec("torch") is None:
         raise BackboneUnavailable(
-            f"{spec.display_name}: needs torch to convert its weights to ONNX, "
-            "and this installation has no torch (install PhotoTagger with pip for every backbone)"
+            f"{spec.display_name}: " + torch_missing_hint("converting its weights to ONNX (once)")
         )
 
 

@@ -25,6 +25,9 @@ from core.transforms import DataConfig, whole_photo_size
 
 log = logging.getLogger(__name__)
 
+ONNX_OPSET = 17
+"""The ONNX opset exports are made with (the shipped export's manifest records it)."""
+
 
 class EmbeddingAndLogits(nn.Module):
     """Wraps a timm classifier so one forward pass gives the pooled embedding and the logits."""
@@ -168,7 +171,7 @@ def export_onnx(loaded: LoadedBackbone, path: Path) -> None:
                 "embedding": {0: "batch"},
                 "logits": {0: "batch"},
             },
-            opset_version=17,
+            opset_version=ONNX_OPSET,
             dynamo=False,
         )
     tmp.replace(path)

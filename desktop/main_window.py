@@ -550,6 +550,7 @@ class MainWindow(QMainWindow):
             max_pixels=self.settings.max_megapixels * 1_000_000,
             detect_faces=self.settings.detect_faces,
             recognize_faces=self.settings.recognize_faces,
+            precision=self.settings.precision,
             rescan=rescan,
             on_progress=self._on_tagging_step,
             on_done=self._on_run_done,

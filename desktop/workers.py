@@ -185,6 +185,7 @@ def tag_in_background(
     max_pixels: int = 150_000_000,
     detect_faces: bool = True,
     recognize_faces: bool = False,
+    precision: str = "auto",
     rescan: bool = False,
 ):
     """One tagging run as a background job: yields :class:`TaggingStep`, returns the summary.
@@ -207,6 +208,7 @@ def tag_in_background(
         cache_dir=cache_dir / "onnx",
         faces=detect_faces,
         recognize=recognize_faces,
+        precision=precision,
     )
     if cancel.is_set():
         return None

@@ -6,18 +6,17 @@ installed (``pip install -e '.[packaging]'``)::
     python packaging/build.py            # the CPU build: ONNX Runtime, no torch
     python packaging/build.py --smoke    # and then packaging/smoke_test.py
 
-Before PyInstaller runs, this stages what the spec ships besides code under
-``build/packaging/``: the default backbone's ONNX export with its manifest
-(made here with torch, once, through the same cache the installed app uses, so
-the bundle runs the very graph a source install runs), a ``dist-info`` folder
-so ``--version`` works, and the icon. It prints one JSON object: how long the
+Before PyInstaller runs, this makes sure the default backbone's ONNX export
+that the pip package ships (``resources/models/``) is there and intact, through
+``resources/build_backbone_export.py``, the one script that makes it (so the app
+runs the very graph a pip install runs), and stages under ``build/packaging/``
+a ``dist-info`` folder so ``--version`` works, and the icon. It prints one JSON object: how long the
 build took and how big the result is.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import os
@@ -44,49 +43,16 @@ def load_layout() -> ModuleType:
     return module
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def stage_exports(names: list[str], dest: Path, *, cache: Path) -> dict[str, dict]:
-    """Export each backbone to ONNX (or reuse the cached export) into ``dest`` with a manifest.
+def ensure_exports() -> dict[str, dict]:
+    """The shipped exports' manifest table, made by the project's export script if missing.
 
     Returns:
         The manifest's ``exports`` table.
     """
     sys.path.insert(0, str(ROOT))
-    from importlib import metadata
+    from resources.build_backbone_export import ensure_shipped
 
-    from core.backbones import get_backbone_spec, local_weights_file
-    from core.bundle import BUNDLED_MODELS_ENV, MANIFEST_FORMAT, MANIFEST_NAME, manifest_entry
-    from core.runtime import _EXPORT_FORMAT, export_paths, open_runtime
-
-    os.environ.pop(BUNDLED_MODELS_ENV, None)  # export from the weights, never from a bundle
-    dest.mkdir(parents=True, exist_ok=True)
-    exports: dict[str, dict] = {}
-    for name in names:
-        spec = get_backbone_spec(name)
-        weights = local_weights_file(spec)
-        if weights is None:
-            raise SystemExit(f"build: the weights for {name} are not installed here")
-        open_runtime(spec, device="cpu", cache_dir=cache)  # exports once, if not cached
-        paths = export_paths(spec, weights, cache)
-        shutil.copyfile(paths.model, dest / f"{spec.name}.onnx")
-        shutil.copyfile(paths.config, dest / f"{spec.name}.json")
-        exports[spec.name] = manifest_entry(
-            spec,
-            weights_sha256=sha256_file(weights),
-            export_format=_EXPORT_FORMAT,
-            torch=metadata.version("torch"),
-            timm=metadata.version("timm"),
-        )
-    manifest = {"format": MANIFEST_FORMAT, "exports": exports}
-    (dest / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return exports
+    return ensure_shipped()
 
 
 def stage_metadata(dest: Path, version: str) -> Path:
@@ -139,23 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flavor", choices=["cpu"], default="cpu", help="What to build.")
     parser.add_argument("--smoke", action="store_true", help="Run the smoke test afterwards.")
-    parser.add_argument(
-        "--export-cache",
-        type=Path,
-        help="Where ONNX exports are cached (default: PhotoTagger's user cache, as the app uses).",
-    )
     args = parser.parse_args(argv)
     layout = load_layout()
     started = time.monotonic()
 
-    sys.path.insert(0, str(ROOT))
-    from core.backbones import DEFAULT_BACKBONE
-    from core.settings import cache_dir
-
     version = layout.project_version(ROOT / "pyproject.toml")
-    stage_exports(
-        [DEFAULT_BACKBONE], STAGE / "models", cache=args.export_cache or cache_dir() / "onnx"
-    )
+    ensure_exports()
     stage_metadata(STAGE / "meta", version)
     draw_icon(STAGE / "icon")
     staged = time.monotonic()

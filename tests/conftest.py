@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -12,6 +13,16 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 OUTPUT = ROOT / "test-output"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``torch`` skip, with the reason, where torch is not installed (lean install)."""
+    if importlib.util.find_spec("torch") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs torch: pip install 'phototagger[torch]'")
+    for item in items:
+        if item.get_closest_marker("torch") is not None:
+            item.add_marker(skip)
 
 
 def shared(*parts: str) -> Path:
@@ -52,11 +63,11 @@ def store():
 
 @pytest.fixture(scope="session")
 def tagger(tmp_path_factory):
-    """The default backbone with its real bundled weights, on ONNX Runtime."""
+    """The default backbone's shipped float graph on ONNX Runtime (the same on every CPU)."""
     from core.pipeline import Tagger
 
     cache = tmp_path_factory.getbasetemp() / "shared-cache" / "onnx"
-    return Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache)
+    return Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache, precision="float")
 
 
 @pytest.fixture

