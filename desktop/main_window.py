@@ -695,6 +695,8 @@ class MainWindow(QMainWindow):
             )
         thumb = self.model.thumbnail(item) if item is not None else None
         self.viewer.show_item(item, thumb, ahead=ahead)
+        if item is not None:
+            people_view.show_named_faces_in_viewer(self, item.ref.uri)
 
     def home_widget(self) -> QWidget:
         """Where focus belongs when nothing is being typed: the viewer if open, else the grid."""

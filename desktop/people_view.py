@@ -24,13 +24,11 @@ from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
-    QColor,
     QFont,
     QIcon,
     QImage,
     QKeySequence,
     QPainter,
-    QPen,
     QPixmap,
     QShortcut,
 )
@@ -50,6 +48,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt.utils import create_worker
+
+from desktop.face_boxes import paint_face_boxes
 
 log = logging.getLogger(__name__)
 
@@ -420,21 +420,7 @@ def draw_named_faces(image: QImage, faces: list[Any]) -> QImage:
     """The preview with each named face boxed and labelled (suggested ones dashed)."""
     out = image.convertToFormat(QImage.Format.Format_RGB32)
     painter = QPainter(out)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    width, height = out.width(), out.height()
-    font = QFont(painter.font())
-    font.setPixelSize(max(11, height // 40))
-    painter.setFont(font)
-    for face in faces:
-        left, top, right, bottom = face.box
-        rect = QRectF(left * width, top * height, (right - left) * width, (bottom - top) * height)
-        pen = QPen(QColor("#ffd54f") if face.confirmed else QColor("#90caf9"), 2)
-        pen.setStyle(Qt.PenStyle.SolidLine if face.confirmed else Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.drawRect(rect)
-        label = QRectF(rect.left(), rect.bottom() + 2, max(rect.width(), 120), font.pixelSize() + 6)
-        painter.fillRect(label, QColor(0, 0, 0, 160))
-        painter.drawText(label.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, face.label)
+    paint_face_boxes(painter, QRectF(out.rect()), faces)
     painter.end()
     return out
 
@@ -448,6 +434,15 @@ def show_named_faces(window: Any, uri: str, image: QImage) -> None:
             window.panel.set_preview(QPixmap.fromImage(draw_named_faces(image, faces)))
 
     window.db.submit(partial(named_faces, uri=uri), done)
+
+
+def show_named_faces_in_viewer(window: Any, uri: str) -> None:
+    """Ask the database worker for the photo's named faces; the viewer draws them if still on it."""
+    from core.people.regions import named_faces
+
+    window.db.submit(
+        partial(named_faces, uri=uri), lambda faces: window.viewer.set_faces(uri, faces)
+    )
 
 
 def open_people_view(window: Any) -> PeopleView:

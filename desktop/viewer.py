@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import (
     QObject,
@@ -26,6 +27,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QKeyEvent, QMouseEvent, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from desktop.face_boxes import paint_face_boxes
 from desktop.models import PhotoItem
 from desktop.theme import color
 
@@ -142,6 +144,7 @@ class ZoomView(QWidget):
         self._center = QPointF()  # the photo point (original pixels) at the widget's centre
         self._drag_from: QPointF | None = None
         self.message = ""
+        self.faces: list[Any] = []  # named faces boxed over the photo, at any zoom
 
     # -- content -------------------------------------------------------------
 
@@ -241,6 +244,8 @@ class ZoomView(QWidget):
         assert self._pixmap is not None
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom() < 1.0)
         painter.drawPixmap(self.photo_rect(), self._pixmap, QRectF(self._pixmap.rect()))
+        if self.faces:
+            paint_face_boxes(painter, self.photo_rect(), self.faces, font_px=13)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -345,6 +350,7 @@ class PhotoViewer(QWidget):
         self._full = False
         self._loaded_uri = None
         self._ahead = None
+        self.view.faces = []
         if item is None:
             self.title.setText("")
             self.view.set_message("No photo")
@@ -369,6 +375,12 @@ class PhotoViewer(QWidget):
         self._ahead = ahead
         if self.decoder.request(item.ref.uri, self._box):
             self._prefetch()
+
+    def set_faces(self, uri: str, faces: list[Any]) -> None:
+        """Box and name ``faces`` on the photo, if ``uri`` is still the one shown."""
+        if self.item is not None and self.item.ref.uri == uri:
+            self.view.faces = list(faces)
+            self.view.update()
 
     def _prefetch(self) -> None:
         # Only after the photo on screen is decoded: on two cores it must not share them.

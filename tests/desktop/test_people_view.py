@@ -207,3 +207,42 @@ def test_the_window_opens_people_and_filters_the_grid_by_person(qtbot, faces_db,
     wait_db(qtbot, window)
     view.grab().save(str(output_dir / "people-from-window.png"))
     view.close()
+
+
+def test_the_viewer_boxes_and_names_the_people_on_the_photo(qtbot, faces_db, output_dir):
+    import sqlite3
+
+    from core import settings as core_settings
+    from core.people.groups import group_faces
+    from core.people.naming import groups, name_group
+    from core.people.records import PeopleRecords
+    from core.store import Store
+    from tests.desktop.conftest import open_and_wait
+
+    db, _, _ = faces_db
+    with Store(db) as store:
+        group_faces(store)
+        if not any(g.name for g in groups(store)):
+            name_group(store, groups(store)[0].id, "Someone")
+        named = {p.id: p.name for p in PeopleRecords(store).persons() if p.name}
+        face = next(f for f in PeopleRecords(store).faces() if f.person_id in named)
+        uri, name = store.photo(face.photo_id).uri, named[face.person_id]
+    # The window's own database becomes a copy of the faces set's.
+    target = core_settings.database_path(core_settings.load_settings())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(db) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    window = make_window(qtbot)
+    folder = Path(uri).parent
+    open_and_wait(qtbot, window, folder, len(list(folder.glob("*.jpg"))))
+    row = next(r for r, item in enumerate(window.model.items()) if item.ref.uri == uri)
+    window.grid.setCurrentIndex(window.proxy.mapFromSource(window.model.index(row, 0)))
+    window.open_viewer()
+    qtbot.waitUntil(window.viewer.loaded, timeout=10_000)
+    qtbot.waitUntil(lambda: bool(window.viewer.view.faces), timeout=10_000)
+    labels = [f.label for f in window.viewer.view.faces]
+    assert name in labels or f"{name}?" in labels
+    window.grab().save(str(output_dir / "viewer-named-faces.png"))
+    window.step_photo(1 if row + 1 < window.model.rowCount() else -1)
+    assert window.viewer.item is not None and window.viewer.item.ref.uri != uri
+    assert window.viewer.view.faces == []  # another photo: these boxes are gone at once
