@@ -164,7 +164,7 @@ class RayRunner:
     workers: int = 1
     device: str = "cpu"
     cpus_per_worker: float = 1.0
-    precision: str = "auto"
+    precision: str = "float"
 
     def __call__(
         self,
@@ -400,7 +400,7 @@ class _InferenceWorker:
         faces: bool,
         threads: int,
         recognize: bool = False,
-        precision: str = "auto",
+        precision: str = "float",
     ) -> None:
         self.tagger = Tagger.open(
             spec,

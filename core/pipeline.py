@@ -125,7 +125,7 @@ class Tagger:
         threads: int | None = None,
         faces: bool = True,
         recognize: bool = False,
-        precision: str = "auto",
+        precision: str = "float",
     ) -> Tagger:
         """Open ``backbone`` on ``device``; ``faces=False`` leaves face detection off.
 

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float", "int8")
-"""CPU graph: ``int8`` (statically quantized, where shipped), ``float``, or ``auto``:
-int8 where the CPU has 8-bit dot-product instructions, float elsewhere (ADR 0007)."""
+"""CPU graph: ``float`` (the default), ``int8`` (statically quantized, where shipped), or
+``auto``: int8 where the CPU has 8-bit dot-product instructions, float elsewhere. int8
+loses too much tag quality to be the default (ADR 0007)."""
 _EXPORT_FORMAT = "3"  # bump when the exported graph's inputs or outputs change
 
 
@@ -191,7 +192,7 @@ def open_runtime(
     device: str = "auto",
     cache_dir: Path,
     threads: int | None = None,
-    precision: str = "auto",
+    precision: str = "float",
 ) -> Runtime:
     """Open the fastest runtime for ``spec`` on ``device``.
 

@@ -44,11 +44,12 @@ class Settings:
         ),
     )
     precision: str = field(
-        default="auto",
+        default="float",
         metadata=_meta(
             "CPU precision",
-            "The default backbone's graph on the CPU: int8 is about as accurate and faster "
-            "on CPUs with VNNI or Arm dot product; auto picks it there and float elsewhere.",
+            "The default backbone's graph on the CPU. int8 is faster on CPUs with VNNI or Arm "
+            "dot product (auto picks it there) but its tags are a little less accurate; "
+            "float is the default.",
             choices=("auto", "float", "int8"),
         ),
     )

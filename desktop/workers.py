@@ -185,7 +185,7 @@ def tag_in_background(
     max_pixels: int = 150_000_000,
     detect_faces: bool = True,
     recognize_faces: bool = False,
-    precision: str = "auto",
+    precision: str = "float",
     rescan: bool = False,
 ):
     """One tagging run as a background job: yields :class:`TaggingStep`, returns the summary.
