@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -182,26 +183,36 @@ def test_a_killed_ray_worker_loses_no_photo_and_stores_none_twice(
 ):
     refs = list(iter_folder(album))
     killed: list[int] = []
+    running = threading.Event()
 
-    def kill_the_inference_worker(results) -> None:
-        if killed:
-            return
+    def kill_the_inference_worker() -> None:
+        # From the moment the actor is up (it loads the backbone, then takes batches) until
+        # it is killed: the driver's own callbacks may come only after it has finished.
         from ray._private.state import actors
 
-        for actor in actors().values():
-            if "_InferenceWorker" in actor["ActorClassName"] and actor["State"] == "ALIVE":
-                os.kill(actor["Pid"], signal.SIGKILL)
-                killed.append(actor["Pid"])
+        while running.is_set() and not killed:
+            for actor in actors().values():
+                if "_InferenceWorker" in actor["ActorClassName"] and actor["State"] == "ALIVE":
+                    os.kill(actor["Pid"], signal.SIGKILL)
+                    killed.append(actor["Pid"])
+                    break
+            time.sleep(0.02)
 
+    running.set()
+    killer = threading.Thread(target=kill_the_inference_worker, daemon=True)
+    killer.start()
     with Store(":memory:") as store:
-        summary = tag_photos(
-            refs,
-            tagger=tagger,
-            store=store,
-            batch_size=4,
-            on_results=kill_the_inference_worker,
-            runner=_runner(tmp_path_factory),
-        )
+        try:
+            summary = tag_photos(
+                refs,
+                tagger=tagger,
+                store=store,
+                batch_size=4,
+                runner=_runner(tmp_path_factory),
+            )
+        finally:
+            running.clear()
+            killer.join()
         assert killed, "the inference worker was not found"
         assert (summary.tagged, summary.failed) == (PHOTOS, 1)
         rows = store.db.execute(
