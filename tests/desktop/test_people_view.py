@@ -216,6 +216,7 @@ def test_the_viewer_boxes_and_names_the_people_on_the_photo(qtbot, faces_db, out
     from core.people.groups import group_faces
     from core.people.naming import groups, name_group
     from core.people.records import PeopleRecords
+    from core.sources import iter_folder
     from core.store import Store
     from tests.desktop.conftest import open_and_wait
 
@@ -234,7 +235,7 @@ def test_the_viewer_boxes_and_names_the_people_on_the_photo(qtbot, faces_db, out
         source.backup(copy)
     window = make_window(qtbot)
     folder = Path(uri).parent
-    open_and_wait(qtbot, window, folder, len(list(folder.glob("*.jpg"))))
+    open_and_wait(qtbot, window, folder, len(list(iter_folder(folder))))  # .jpg and .jpeg
     row = next(r for r, item in enumerate(window.model.items()) if item.ref.uri == uri)
     window.grid.setCurrentIndex(window.proxy.mapFromSource(window.model.index(row, 0)))
     window.open_viewer()
