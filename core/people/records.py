@@ -57,6 +57,21 @@ class Person:
     name: str | None
 
 
+def _face_row(row: tuple) -> FaceRow:
+    """A FaceRow from ``select id, photo_id, box, score, embedding, person_id, source, confidence``."""
+    fid, pid, box, score, blob, person, source, confidence = row
+    return FaceRow(
+        fid,
+        pid,
+        tuple(json.loads(box)),  # type: ignore[arg-type]
+        score,
+        None if blob is None else np.frombuffer(blob, dtype=np.float32),
+        person,
+        source,
+        confidence,
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -83,19 +98,7 @@ class PeopleRecords:
             + (" where " + " and ".join(where) if where else "")
             + " order by id"
         )
-        return [
-            FaceRow(
-                fid,
-                pid,
-                tuple(json.loads(box)),  # type: ignore[arg-type]
-                score,
-                None if blob is None else np.frombuffer(blob, dtype=np.float32),
-                person,
-                source,
-                confidence,
-            )
-            for fid, pid, box, score, blob, person, source, confidence in self.db.execute(sql, args)
-        ]
+        return [_face_row(row) for row in self.db.execute(sql, args)]
 
     def face(self, face_id: int) -> FaceRow:
         row = self.db.execute(
@@ -105,17 +108,7 @@ class PeopleRecords:
         ).fetchone()
         if row is None:
             raise PeopleError(f"no face {face_id}")
-        fid, pid, box, score, blob, person, source, confidence = row
-        return FaceRow(
-            fid,
-            pid,
-            tuple(json.loads(box)),  # type: ignore[arg-type]
-            score,
-            None if blob is None else np.frombuffer(blob, dtype=np.float32),
-            person,
-            source,
-            confidence,
-        )
+        return _face_row(row)
 
     def persons(self) -> list[Person]:
         return [
