@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from _common import shared
 
-from core.backbones import availability, list_backbones
-from core.pipeline import Tagger, prepare
-from core.sources import file_ref
+from core.engine.backbones import availability, list_backbones
+from core.engine.pipeline import Tagger, prepare
+from core.engine.sources import file_ref
 
 
 def evaluate(

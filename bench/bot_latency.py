@@ -82,8 +82,8 @@ def main() -> None:
     os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 
     from bot.runner import BotRunner
-    from core.imaging import decode_photo
-    from core.pipeline import Tagger
+    from core.engine.imaging import decode_photo
+    from core.engine.pipeline import Tagger
     from core.settings import Settings, cache_dir
     from tests.bot.fake_telegram import FakeBotApi
 

@@ -3,8 +3,8 @@
 Measured here, on coco-mini (159 real ~640 px photos; --limit takes fewer), with the
 default backbone and face search, both writing into a SQLite file:
 
-- local: ``core.pipeline.tag_photos`` in one process (decode threads + ONNX Runtime);
-- ray-1, ray-2: the same call with :class:`core.cluster.RayRunner` on a local Ray of
+- local: ``core.engine.pipeline.tag_photos`` in one process (decode threads + ONNX Runtime);
+- ray-1, ray-2: the same call with :class:`core.engine.cluster.RayRunner` on a local Ray of
   2 CPUs, 1 inference actor (1 CPU) or 2 (half a CPU each), decoding in Ray tasks.
   Rates are end to end (actors' start included); ``steady`` leaves out the time to
   the first stored batch. Ray's own start is reported apart;
@@ -40,10 +40,10 @@ from pathlib import Path
 import numpy as np
 from _common import shared
 
-from core.cluster import RayRunner
-from core.faces import Face
-from core.pipeline import Tagger, prepare, tag_photos
-from core.sources import PhotoRef, iter_folder
+from core.engine.cluster import RayRunner
+from core.engine.faces import Face
+from core.engine.pipeline import Tagger, prepare, tag_photos
+from core.engine.sources import PhotoRef, iter_folder
 from core.store import PhotoResult, Store
 
 BATCH = 16
@@ -141,7 +141,7 @@ def stage_costs(refs: list[PhotoRef], tagger: Tagger, cache: Path) -> dict:
 def driver_writes(dim: int, suggestions: int, faces: int, photos: int, folder: Path) -> dict:
     """The store's write rate for whole batches of results, and bytes per photo."""
     rng = np.random.default_rng(0)
-    from core.vocabulary import TagScore
+    from core.engine.vocabulary import TagScore
 
     tags = tuple(TagScore(f"tag{i}", 0.5, "imagenet") for i in range(suggestions))
     found = tuple(Face((0.1, 0.1, 0.2, 0.2), 0.99, ((0.12, 0.12),) * 5) for _ in range(faces))

@@ -7,7 +7,7 @@ distinct photos. Thresholds are calibrated on the coco half (the rule: the
 highest cosine between distinct photos plus a 0.05 margin; the hash cut-off
 half-way between the copies' largest and the distinct photos' smallest
 distance) and precision/recall are reported on the imagenet half, with the
-defaults in core.dupes as well. Times: clustering 10,000 x 1280 embeddings
+defaults in core.curation.dupes as well. Times: clustering 10,000 x 1280 embeddings
 (resampled from the real ones with noise) with k chosen from the data, and
 best-of selection for 10,000 photos with 40 judged.
 
@@ -35,13 +35,13 @@ def main() -> None:
         os.environ[var] = str(args.threads)
     import numpy as np
 
-    from core import dupes
-    from core.dupes import components, group_duplicates, link_pairs, normalise_rows
-    from core.groups import cluster
-    from core.highlights import score_photos, select_diverse
-    from core.pipeline import Tagger, tag_photos
-    from core.quality import hamming, photo_qualities, technical_scores
-    from core.sources import collect
+    from core.curation import dupes
+    from core.curation.dupes import components, group_duplicates, link_pairs, normalise_rows
+    from core.curation.groups import cluster
+    from core.curation.highlights import score_photos, select_diverse
+    from core.curation.quality import hamming, photo_qualities, technical_scores
+    from core.engine.pipeline import Tagger, tag_photos
+    from core.engine.sources import collect
     from core.store import Store
     from tests.core.synthetic_copies import write_copies
 

@@ -168,8 +168,8 @@ def measure_standin_tagging(
     """
     from PySide6.QtCore import QObject, Signal
 
-    from core.pipeline import Progress
-    from core.review import PhotoTag
+    from core.engine.pipeline import Progress
+    from core.learning.review import PhotoTag
     from desktop.workers import PhotoUpdate
 
     class StandIn(QObject):
@@ -343,7 +343,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "import sys; from pathlib import Path; from core.pipeline import Tagger;"
+                "import sys; from pathlib import Path; from core.engine.pipeline import Tagger;"
                 "Tagger.open('efficientnet-lite0', device='cpu', cache_dir=Path(sys.argv[1]))",
                 str(args.onnx_cache),
             ],

@@ -1,6 +1,6 @@
 """Learning on ../shared/data/coco-mini, scored only on photos that chose nothing.
 
-The 159 photos are tagged once with the backbone (``core.pipeline.tag_photos``,
+The 159 photos are tagged once with the backbone (``core.engine.pipeline.tag_photos``,
 the CLI's path). Then two protocols, each learning from the COCO tags of some
 photos as if a person had added them, and scoring others:
 
@@ -43,13 +43,13 @@ from pathlib import Path
 import numpy as np
 from _common import shared
 
+from core.engine.pipeline import Tagger, tag_photos
+from core.engine.sources import file_ref
 from core.learning.gate import confidence
 from core.learning.learned import DISPLAY_THRESHOLD, backbone_scores
 from core.learning.learner import learn
 from core.learning.metrics import average_precision
 from core.learning.refine import evidence_from_states, similarity_floor
-from core.pipeline import Tagger, tag_photos
-from core.sources import file_ref
 from core.store import Store
 
 

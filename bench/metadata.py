@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _common import shared
 
-from core.metadata import KeywordChange, write_keywords
+from core.export.metadata import KeywordChange, write_keywords
 
 # Tags PhotoTagger writes, and what exiftool reports about the file itself.
 OURS = (

@@ -12,7 +12,7 @@ Measured in one run, on ``../shared/data/coco-mini`` (80 train2017 + 79 val2017 
   (the photos it was fitted on) and all 159 are given beside it, labelled;
 - photos without a person that get a face at confidence >= 0.9 (false faces);
 - ``#people`` as shown at the default threshold: precision and recall on val2017;
-- tagging throughput (``core.pipeline.tag_photos``, decode to store) with the face
+- tagging throughput (``core.engine.pipeline.tag_photos``, decode to store) with the face
   search off and on, the same photos, the same process (``--no-throughput`` skips it).
 
 Recognising people (needs the ``people`` extra), measured in the same run:
@@ -41,9 +41,9 @@ from pathlib import Path
 import numpy as np
 from _common import ROOT, shared
 
-from core.faces import CONFIDENT_FACE, FaceDetector, detection_copy
-from core.imaging import decode_photo
-from core.people_tags import PeopleModel
+from core.engine.faces import CONFIDENT_FACE, FaceDetector, detection_copy
+from core.engine.imaging import decode_photo
+from core.engine.people_tags import PeopleModel
 from core.settings import Settings
 from resources.build_people_model import coco_photos, collect
 
@@ -115,8 +115,8 @@ def false_faces(evidence) -> dict:
 
 
 def throughput(folder: Path, cache: Path) -> dict:
-    from core.pipeline import Tagger, tag_photos
-    from core.sources import iter_folder
+    from core.engine.pipeline import Tagger, tag_photos
+    from core.engine.sources import iter_folder
     from core.store import Store
 
     with_faces = Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache)
@@ -153,7 +153,7 @@ def _found_faces(paths: list[Path], detector: FaceDetector, encoder) -> dict[Pat
 
 
 def _store_faces(store, found: dict[Path, tuple], encoder_version: str) -> None:
-    from core.sources import PhotoRef
+    from core.engine.sources import PhotoRef
     from core.store import PhotoResult
 
     run = store.start_run(backbone="bench", device="cpu", runtime="onnx", total=len(found))
@@ -207,7 +207,7 @@ def recognition() -> dict:
     import csv
     from collections import Counter
 
-    from core.face_encoder import FaceEncoder, recognition_available
+    from core.engine.face_encoder import FaceEncoder, recognition_available
     from core.people.groups import MATCH_DISTANCE, group_faces
     from core.people.naming import groups, name_group, suggestions
     from core.people.records import PeopleRecords
@@ -274,7 +274,7 @@ def recognition() -> dict:
 
 def embedding_speed(paths: list[Path]) -> dict:
     """Faces found and embedded per second on coco-mini (one thread each)."""
-    from core.face_encoder import FaceEncoder, recognition_available
+    from core.engine.face_encoder import FaceEncoder, recognition_available
 
     if not recognition_available():
         return {"skipped": "face recognition is not installed"}

@@ -1,6 +1,6 @@
 """Out-of-the-box tag quality on ../shared/data/coco-mini, scored on photos that chose nothing.
 
-The 159 photos are tagged through the real pipeline (``core.pipeline.tag_photos``
+The 159 photos are tagged through the real pipeline (``core.engine.pipeline.tag_photos``
 into a fresh store, the default backbone, the ONNX export cached in
 ``~/.cache/phototagger-bench``), and everything is read back from the store as
 the app reads it, whatever source wrote it (the backbone, the face detector).
@@ -48,13 +48,13 @@ from _common import ROOT, shared
 from learning import learning_report
 from sklearn.metrics import average_precision_score
 
-from core.backbones import DEFAULT_BACKBONE
-from core.pipeline import Tagger, tag_photos
-from core.review import photo_tags
+from core.engine.backbones import DEFAULT_BACKBONE
+from core.engine.pipeline import Tagger, tag_photos
+from core.engine.sources import file_ref
+from core.engine.vocabulary import Vocabulary, best_scores
+from core.learning.review import photo_tags
 from core.settings import Settings
-from core.sources import file_ref
 from core.store import Store
-from core.vocabulary import Vocabulary, best_scores
 
 CACHE = Path.home() / ".cache" / "phototagger-bench"
 SPLITS = ("val2017", "train2017", "all")

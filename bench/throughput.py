@@ -4,7 +4,7 @@ Sets: (a) at least 100 multi-megapixel camera JPEGs assembled from
 ``decode-bench`` (links to the 2 MP+ files, repeated), (b) ``imagenet-sample``.
 Per set, in one run:
 
-- ours: ``core.pipeline.tag_photos`` end to end (decode, preprocess, infer, store);
+- ours: ``core.engine.pipeline.tag_photos`` end to end (decode, preprocess, infer, store);
 - reference: a Dataset of paths, ``timm.data.create_transform`` from the model's
   data config, a torch DataLoader with 2 workers, eager torch, the same weights;
 - ceiling: the runtime's forward passes alone on the set's ready inputs (up to 256),
@@ -38,9 +38,9 @@ from pathlib import Path
 
 from _common import ROOT, peak_rss_mb, shared
 
-from core.cpu_features import has_int8_dot_product
-from core.pipeline import Tagger, prepare, tag_photos
-from core.sources import iter_folder
+from core.engine.cpu_features import has_int8_dot_product
+from core.engine.pipeline import Tagger, prepare, tag_photos
+from core.engine.sources import iter_folder
 from core.store import Store
 
 BATCH = 32
@@ -132,7 +132,7 @@ def reference(paths: list[str], backbone: str) -> float:
     import torch
     from PIL import Image
 
-    from core.backbones import get_backbone_spec, load_backbone
+    from core.engine.backbones import get_backbone_spec, load_backbone
 
     loaded = load_backbone(get_backbone_spec(backbone))
     model = loaded.model.eval()
@@ -200,7 +200,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                f"from core.pipeline import Tagger; from pathlib import Path; "
+                f"from core.engine.pipeline import Tagger; from pathlib import Path; "
                 f"Tagger.open({args.backbone!r}, device='cpu', cache_dir=Path({str(cache)!r}))",
             ],
             cwd=ROOT,

@@ -1,6 +1,6 @@
 """The centre crop against the whole-photo view, and the logit scale that calibrates the latter.
 
-Tagging feeds the backbone the whole photo (``core.transforms``, ``view="whole"``)
+Tagging feeds the backbone the whole photo (``core.engine.transforms``, ``view="whole"``)
 rather than timm's centre crop. Pooled over a larger picture, the logits come out
 smaller, so probabilities would be less confident than the ones the backbone was
 trained to give. Per offline backbone, this benchmark:
@@ -27,10 +27,15 @@ import torch
 from _common import shared
 from PIL import Image
 
-from core.backbones import get_backbone_spec, list_backbones, load_backbone, local_weights_file
-from core.imaging import to_rgb
-from core.transforms import to_input_array
-from core.vocabulary import softmax
+from core.engine.backbones import (
+    get_backbone_spec,
+    list_backbones,
+    load_backbone,
+    local_weights_file,
+)
+from core.engine.imaging import to_rgb
+from core.engine.transforms import to_input_array
+from core.engine.vocabulary import softmax
 
 SCALES = np.round(np.arange(1.0, 2.501, 0.05), 2)
 

@@ -37,9 +37,9 @@ from bot.config import BotConfig, ChatPrefs
 from bot.credentials import redact
 from bot.limits import FloodGate, RetryAfterLimiter
 from bot.service import PhotoService, TaggedPhoto
+from core.engine.faces import describe_people
+from core.engine.vocabulary import hashtag
 from core.errors import DecodeError, PhotoTaggerError
-from core.faces import describe_people
-from core.vocabulary import hashtag
 
 log = logging.getLogger(__name__)
 

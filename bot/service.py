@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import BotConfig, ChatPrefs
-from core.faces import CONFIDENT_FACE
-from core.imaging import decode_photo
-from core.review import PhotoTag, photo_tags
-from core.sources import PhotoRef
+from core.engine.faces import CONFIDENT_FACE
+from core.engine.imaging import decode_photo
+from core.engine.sources import PhotoRef
+from core.learning.review import PhotoTag, photo_tags
 from core.store import PhotoResult, Store
 
 if TYPE_CHECKING:
-    from core.pipeline import Tagger
+    from core.engine.pipeline import Tagger
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ TaggerFactory = Callable[[BotConfig], "Tagger"]
 
 def open_default_tagger(config: BotConfig) -> Tagger:
     """The desktop app's backbone on the settings' device, from the shared ONNX cache."""
-    from core.pipeline import Tagger
-    from core.runtime import resolve_device
+    from core.engine.pipeline import Tagger
+    from core.engine.runtime import resolve_device
     from core.settings import cache_dir
 
     settings = config.settings

@@ -1,4 +1,4 @@
-"""PhotoTagger's engine: sources, decoding, backbones, tagging, storage and export.
+"""PhotoTagger without a window: the engine, the store, learning, curation, people, export, the CLI.
 
 Nothing here imports Qt or Telegram; torch and timm are imported lazily, only
 where a model is built, exported, run on a GPU or trained.

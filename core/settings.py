@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 
-from core.backbones import DEFAULT_BACKBONE
+from core.engine.backbones import DEFAULT_BACKBONE
 from core.errors import PhotoTaggerError
 
 APP_NAME = "PhotoTagger"

@@ -17,8 +17,8 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
-from core.photo_info import PhotoInfo, read_photo_info
-from core.sources import PhotoRef
+from core.engine.photo_info import PhotoInfo, read_photo_info
+from core.engine.sources import PhotoRef
 from desktop.models import PhotoItem, ThumbnailModel
 
 SORTS = {"folder": "Folder", "name": "Name", "date": "Date Taken"}

@@ -7,7 +7,7 @@ the dialog fills in when the result comes back. A pick is a decision like a
 tag decision: it goes to the database worker at once, so closing the dialog
 loses nothing. The album is the photos in the grid.
 
-The album as groups (``core.groups.album_groups``) is computed by the same
+The album as groups (``core.curation.groups.album_groups``) is computed by the same
 worker; changing the number of groups recomputes only the groups, again off
 the GUI thread. Naming a group adds the tag to all its photos through the
 database worker, like a pick.
@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 from desktop.jobs import Job, run_in_background
 
 if TYPE_CHECKING:
-    from core.groups import PhotoGroup
+    from core.curation.groups import PhotoGroup
     from desktop.models import PhotoItem
     from desktop.workers import DbWorker, ThumbnailLoader
 
@@ -65,7 +65,7 @@ MAX_GROUPS = 40
 
 @dataclass(frozen=True)
 class CurationResult:
-    """Duplicate groups, highlights and visual groups (``core.groups.PhotoGroup``).
+    """Duplicate groups, highlights and visual groups (``core.curation.groups.PhotoGroup``).
 
     ``groups_only`` marks a recomputation of the visual groups alone (new ``k``):
     the dialog then keeps the duplicates and highlights it already shows.
@@ -96,9 +96,9 @@ def curate_in_background(
     like come back as the result's ``error``.
     """
     try:
-        from core.dupes import find_duplicates
-        from core.groups import album_groups
-        from core.highlights import best_of
+        from core.curation.dupes import find_duplicates
+        from core.curation.groups import album_groups
+        from core.curation.highlights import best_of
         from core.store import Store
 
         with Store(db_path) as store:
@@ -458,7 +458,7 @@ class CurationDialog(QDialog):
         if not tag:
             self.status.setText("Type a name for the group first.")
             return
-        from core.groups import name_group
+        from core.curation.groups import name_group
 
         if button is not None:
             button.setEnabled(False)  # one decision per click, not one per impatient click
@@ -516,7 +516,7 @@ class CurationDialog(QDialog):
         ids = sorted({int(r.data(PHOTO_ID_ROLE)) for r in rows} - self.picked)
         if not ids:
             return
-        from core.curate import record_pick
+        from core.curation.curate import record_pick
 
         def save(store) -> list[int]:
             for pid in ids:  # each committed as it is made, like a tag decision
@@ -569,7 +569,7 @@ class CurationDialog(QDialog):
         ids = [p for p in self.others() if p not in self.rejected]
         if not ids:
             return
-        from core.curate import mark_rejects
+        from core.curation.curate import mark_rejects
 
         self.reject_button.setEnabled(False)
 
@@ -597,7 +597,7 @@ class CurationDialog(QDialog):
         decision_ids, self.reject_ids = self.reject_ids, []
         if not decision_ids:
             return
-        from core.curate import undo_marks
+        from core.curation.curate import undo_marks
 
         self.undo_rejects_button.setEnabled(False)
 
@@ -629,7 +629,7 @@ class CurationDialog(QDialog):
 
     def place_keepers(self, folder: Path, *, mode: str = "copy") -> None:
         """Copy or link the keepers into ``folder`` on the database worker; originals stay."""
-        from core.curate import place_photos
+        from core.curation.curate import place_photos
 
         ids = self.keepers()
         verb = "Copied" if mode == "copy" else "Linked"

@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.engine.sources import is_url
+from core.engine.vocabulary import hashtag
 from core.errors import PhotoTaggerError
 from core.settings import Settings, editable_fields, validate
-from core.sources import is_url
-from core.vocabulary import hashtag
 from desktop.bot_panel import BotBridge, BotPanel
 
 BOT_SECTION = "Telegram bot"

@@ -1,6 +1,6 @@
 """Photos that could not be tagged: why, in plain words, where the file is, and a retry.
 
-The engine stores a reason per failed photo (``core.imaging`` words it for
+The engine stores a reason per failed photo (``core.engine.imaging`` words it for
 people; a technical detail may follow after " — "). The grid card shows the
 file name with the plain reason; the panel's failure box adds the full path,
 "Show in folder" and "Retry", which tags the photos again even if their file

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.vocabulary import hashtag
+from core.engine.vocabulary import hashtag
 
 STATE_NAMES = {
     "untagged": "Untagged",

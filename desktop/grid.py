@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.vocabulary import hashtag
+from core.engine.vocabulary import hashtag
 from desktop.failures import plain_reason
 from desktop.models import GroupRole, ItemRole, PhotoItem, ThumbnailRole
 from desktop.theme import color

@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from core import settings as core_settings
-from core.backbones import list_backbones
+from core.engine.backbones import list_backbones
+from core.engine.sources import PhotoRef
 from core.settings import Settings
-from core.sources import PhotoRef
 from desktop import people_view, tasks
 from desktop.arrange import GROUPS, SORTS, GridArranger, describe_info
 from desktop.bot_panel import BotBridge

@@ -22,9 +22,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap
 
-from core.photo_info import PhotoInfo
-from core.review import PHOTO_STATES, PhotoState, PhotoTag, photo_state
-from core.sources import PhotoRef
+from core.engine.photo_info import PhotoInfo
+from core.engine.sources import PhotoRef
+from core.learning.review import PHOTO_STATES, PhotoState, PhotoTag, photo_state
 from desktop.workers import PhotoUpdate, ThumbnailLoader
 
 STATES = PHOTO_STATES
@@ -54,7 +54,7 @@ class PhotoItem:
 
     @property
     def state(self) -> PhotoState:
-        """See :func:`core.review.photo_state`: reviewed once no suggestion is left open."""
+        """See :func:`core.learning.review.photo_state`: reviewed once no suggestion is left open."""
         return photo_state(self.status, self.tags)
 
     def suggests(self, tag: str) -> bool:

@@ -96,7 +96,7 @@ def _crop(records, face) -> QImage | None:
 
 def load_snapshot(db_path: Path, *, regroup: bool) -> PeopleSnapshot:
     """Group new faces (if asked), then the groups and their faces' crops."""
-    from core.face_encoder import NOT_INSTALLED, recognition_available
+    from core.engine.face_encoder import NOT_INSTALLED, recognition_available
     from core.people.groups import group_faces
     from core.people.naming import groups
     from core.people.records import PeopleRecords

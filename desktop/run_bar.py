@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.backbones import list_backbones
-from core.runtime import offered_devices
+from core.engine.backbones import list_backbones
+from core.engine.runtime import offered_devices
 from core.settings import Settings
 
 
@@ -175,7 +175,7 @@ class RunStatusBar(QStatusBar):
         self.cancel_button.setEnabled(True)
 
     def show_run_progress(self, progress) -> None:
-        """A :class:`core.pipeline.Progress`: done of total, photos per second, time left."""
+        """A :class:`core.engine.pipeline.Progress`: done of total, photos per second, time left."""
         self.progress.setRange(0, max(progress.total, 1))
         self.progress.setValue(progress.done)
         self.rate_label.setText(f"{progress.rate:.1f} photos/s · {clock(progress.eta)} left")

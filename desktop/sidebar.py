@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.vocabulary import hashtag
+from core.engine.vocabulary import hashtag
 
 _STATE_LABELS = {
     None: "All photos",

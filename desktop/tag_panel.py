@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.vocabulary import hashtag
+from core.engine.vocabulary import hashtag
 from desktop.failures import FailureBox
 from desktop.grid import chip_width, paint_chip
 from desktop.models import PhotoItem

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from core.curate import rejected_photos
-from core.export import export_rows, write_csv, write_json, write_keyword_files
-from core.metadata import KeywordReport
-from core.review import photo_tags_many
-from core.sources import PhotoRef, collect, iter_folder
+from core.curation.curate import rejected_photos
+from core.engine.sources import PhotoRef, collect, iter_folder
+from core.export.export import export_rows, write_csv, write_json, write_keyword_files
+from core.export.metadata import KeywordReport
+from core.learning.review import photo_tags_many
 from core.store import Store
 from desktop.workers import PhotoUpdate
 
@@ -130,7 +130,7 @@ def export_keywords(
     progress: Callable[[int, int], None] | None = None,
 ) -> KeywordReport:
     """Merge the photos' keywords into XMP sidecars, or into the JPEGs themselves."""
-    from core.vocabulary import Vocabulary
+    from core.engine.vocabulary import Vocabulary
 
     rows = export_rows(store, scope=scope, threshold=min_score, top_k=top_k, uris=uris)  # type: ignore[arg-type]
     return write_keyword_files(
@@ -146,7 +146,7 @@ def export_keywords(
 
 def completions(store: Store) -> list[str]:
     """Tags for the add-tag completer: the user's own first (most used), then the vocabulary."""
-    from core.vocabulary import Vocabulary
+    from core.engine.vocabulary import Vocabulary
 
     own = [tag for tag, _count in store.user_tags()]
     return list(dict.fromkeys([*own, *Vocabulary.bundled().all_tags]))
@@ -154,7 +154,7 @@ def completions(store: Store) -> list[str]:
 
 def backbone_notes(_store: Store) -> list[tuple[str, str, str]]:
     """(name, display name, availability note) per backbone; may look in the hub cache."""
-    from core.backbones import availability, list_backbones
+    from core.engine.backbones import availability, list_backbones
 
     return [(s.name, s.display_name, availability(s)) for s in list_backbones()]
 

@@ -49,7 +49,7 @@ class _DecodeJob(QRunnable):
         self.uri, self.box, self.signals = uri, box, signals
 
     def run(self) -> None:
-        from core.imaging import decode_to_fit
+        from core.engine.imaging import decode_to_fit
 
         try:
             decoded = decode_to_fit(

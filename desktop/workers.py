@@ -25,8 +25,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
-from core.review import PhotoTag
-from core.sources import PhotoRef
+from core.engine.sources import PhotoRef
+from core.learning.review import PhotoTag
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class TaggingStep:
 
     Attributes:
         stage: A line for the status bar (empty once batches come).
-        progress: The :class:`core.pipeline.Progress` after a batch, or None.
+        progress: The :class:`core.engine.pipeline.Progress` after a batch, or None.
         updates: One :class:`PhotoUpdate` per photo of the batch.
     """
 
@@ -196,9 +196,9 @@ def tag_in_background(
     Each file is looked at again first, so one fixed since the folder was read
     is tagged; ``rescan`` tags the photos even if their file did not change (Retry).
     """
+    from core.engine.pipeline import Tagger, iter_tagging
     from core.learning.learned import LearnedScorer, apply_learned
-    from core.pipeline import Tagger, iter_tagging
-    from core.review import photo_tags
+    from core.learning.review import photo_tags
     from core.store import Store
 
     yield TaggingStep(stage=f"Loading {backbone}…")
@@ -272,10 +272,10 @@ class _ThumbnailJob(QRunnable):
             self.signals.loaded.emit(self.ref.uri, self.size, image)
 
     def _load(self) -> QImage:
-        from core.imaging import make_thumbnail
+        from core.engine.imaging import make_thumbnail
 
         if self.ref.kind == "url":
-            from core.sources import fetch_url
+            from core.engine.sources import fetch_url
 
             # Fetched into memory only: neither the photo nor its thumbnail touches the disk.
             return _to_qimage(make_thumbnail(fetch_url(self.ref.uri), size=self.size))

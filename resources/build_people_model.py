@@ -26,8 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.faces import Face  # noqa: E402
-from core.people_tags import (  # noqa: E402
+from core.engine.faces import Face  # noqa: E402
+from core.engine.people_tags import (  # noqa: E402
     CLASS_FEATURES,
     FACE_FEATURES,
     people_features,
@@ -67,12 +67,12 @@ def coco_photos(coco: Path, *, split: str | None = None) -> list[tuple[Path, boo
 
 def collect(photos: list[tuple[Path, bool]], *, cache_dir: Path) -> list[Evidence]:
     """Faces and backbone probabilities of each photo, as tagging computes them."""
-    from core.backbones import get_backbone_spec
-    from core.faces import FaceDetector
-    from core.pipeline import Tagger, prepare
-    from core.runtime import open_runtime
-    from core.sources import file_ref
-    from core.vocabulary import Vocabulary
+    from core.engine.backbones import get_backbone_spec
+    from core.engine.faces import FaceDetector
+    from core.engine.pipeline import Tagger, prepare
+    from core.engine.runtime import open_runtime
+    from core.engine.sources import file_ref
+    from core.engine.vocabulary import Vocabulary
 
     spec = get_backbone_spec(BACKBONE)
     runtime = open_runtime(spec, device="cpu", cache_dir=cache_dir)

@@ -64,7 +64,7 @@ def store():
 @pytest.fixture(scope="session")
 def tagger(tmp_path_factory):
     """The default backbone's shipped float graph on ONNX Runtime (the same on every CPU)."""
-    from core.pipeline import Tagger
+    from core.engine.pipeline import Tagger
 
     cache = tmp_path_factory.getbasetemp() / "shared-cache" / "onnx"
     return Tagger.open("efficientnet-lite0", device="cpu", cache_dir=cache, precision="float")

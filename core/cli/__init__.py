@@ -66,7 +66,7 @@ def _settings(**overrides: Any):
 
 def _location_prefix(text: str | None) -> str | None:
     """``--under``'s value as stored locations start: URLs as typed, paths made absolute."""
-    from core.sources import is_url
+    from core.engine.sources import is_url
 
     if not text or is_url(text):
         return text

@@ -36,7 +36,7 @@ def curate_options(func: Callable) -> Callable:
 
 
 def _album(store, uri_prefix: str | None) -> list[int] | None:
-    from core.curate import album_ids
+    from core.curation.curate import album_ids
 
     if not uri_prefix:
         return None
@@ -57,7 +57,7 @@ def _measuring_bar():
 
 
 def _write_outputs(rows: list[dict], csv_out: Path | None, json_out: Path | None) -> None:
-    from core.curate import write_table
+    from core.curation.curate import write_table
 
     for out, fmt in ((csv_out, "csv"), (json_out, "json")):
         if out:
@@ -71,7 +71,7 @@ def _write_outputs(rows: list[dict], csv_out: Path | None, json_out: Path | None
 @handle_errors
 def dupes(min_cosine, no_pixels, uri_prefix, backbone, csv_out, json_out, db_path) -> None:
     """Find near-duplicates and bursts among tagged photos; suggest a keeper for each group."""
-    from core.dupes import DEFAULT_MIN_COSINE, find_duplicates
+    from core.curation.dupes import DEFAULT_MIN_COSINE, find_duplicates
 
     settings = _settings(backbone=backbone)
     with _open_store(settings, db_path) as store:
@@ -120,7 +120,7 @@ def dupes(min_cosine, no_pixels, uri_prefix, backbone, csv_out, json_out, db_pat
 @handle_errors
 def groups(k, names, uri_prefix, backbone, csv_out, json_out, db_path) -> None:
     """Cluster tagged photos into visual groups, with suggested names; optionally name them."""
-    from core.groups import album_groups, name_group
+    from core.curation.groups import album_groups, name_group
 
     settings = _settings(backbone=backbone)
     wanted: list[tuple[int, str]] = []
@@ -173,8 +173,8 @@ def groups(k, names, uri_prefix, backbone, csv_out, json_out, db_path) -> None:
 @handle_errors
 def best(n, copy_to, link_to, no_pixels, uri_prefix, backbone, csv_out, json_out, db_path) -> None:
     """Pick the N best photos that differ from each other, learning from your picks and stars."""
-    from core.curate import place_photos
-    from core.highlights import best_of
+    from core.curation.curate import place_photos
+    from core.curation.highlights import best_of
 
     if copy_to and link_to:
         raise click.UsageError("give --copy-to or --link-to, not both")
@@ -229,7 +229,7 @@ def best(n, copy_to, link_to, no_pixels, uri_prefix, backbone, csv_out, json_out
 @handle_errors
 def rate(photos, pick, stars, db_path) -> None:
     """Pick, unpick or rate photos (by path, URL or id); 'best' learns from these."""
-    from core.curate import record_pick, record_rating
+    from core.curation.curate import record_pick, record_rating
 
     if pick is None and stars is None:
         raise click.UsageError("give --pick, --unpick or --stars N")

@@ -97,12 +97,12 @@ def tag(
     """Tag photos in folders, files and URLs; optionally write a CSV of hashtags."""
     from tqdm import tqdm
 
-    from core.backbones import get_backbone_spec, with_weights_file
-    from core.export import export_rows, write_csv, write_json
-    from core.pipeline import Tagger, tag_photos
-    from core.runtime import resolve_device
+    from core.engine.backbones import get_backbone_spec, with_weights_file
+    from core.engine.pipeline import Tagger, tag_photos
+    from core.engine.runtime import resolve_device
+    from core.engine.sources import collect, is_url, read_url_list
+    from core.export.export import export_rows, write_csv, write_json
     from core.settings import cache_dir
-    from core.sources import collect, is_url, read_url_list
 
     settings = _settings(
         backbone=backbone,
@@ -219,7 +219,7 @@ def _ray_runner(
     address: str, *, workers: int, device: str, precision: str
 ) -> Iterator[tuple[object, str]]:
     """Connect to the cluster for the ``with`` block; yields the runner and the workers' device."""
-    from core.cluster import RayRunner, cluster_device, connect
+    from core.engine.cluster import RayRunner, cluster_device, connect
     from core.settings import cache_dir
 
     with connect(address):
@@ -296,8 +296,8 @@ def export(
     right are not touched. A photo that cannot be written is one line on stderr,
     the others go on, and the exit code is 1.
     """
-    from core.export import export_rows, write_csv, write_json, write_keyword_files
-    from core.vocabulary import Vocabulary
+    from core.engine.vocabulary import Vocabulary
+    from core.export.export import export_rows, write_csv, write_json, write_keyword_files
 
     into_files = fmt == "xmp" or embed
     scope = scope or ("confirmed" if into_files else "suggested")
@@ -351,7 +351,7 @@ def export(
 @handle_errors
 def backbones() -> None:
     """List the backbones, their size and input, and whether their weights are here."""
-    from core.backbones import DEFAULT_BACKBONE, availability, list_backbones
+    from core.engine.backbones import DEFAULT_BACKBONE, availability, list_backbones
 
     rows = [("name", "params", "input", "weights from", "status")]
     for spec in list_backbones():

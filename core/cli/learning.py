@@ -85,8 +85,8 @@ def import_(inputs, labels_csv, db_path) -> None:
 
     Exits with 1 when nothing was imported, saying why.
     """
-    from core.labels import import_csv, import_keywords
-    from core.sources import collect
+    from core.engine.sources import collect
+    from core.learning.labels import import_csv, import_keywords
 
     if not inputs and not labels_csv:
         raise click.UsageError("give --labels FILE, or folders/files whose keywords to import")

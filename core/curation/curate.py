@@ -1,7 +1,7 @@
 """Curating an album: the user's picks and stars, the album's embeddings, highlights out.
 
-The work itself lives in :mod:`core.dupes` (near-duplicates and bursts),
-:mod:`core.groups` (visual groups) and :mod:`core.highlights` (best-of); this
+The work itself lives in :mod:`core.curation.dupes` (near-duplicates and bursts),
+:mod:`core.curation.groups` (visual groups) and :mod:`core.curation.highlights` (best-of); this
 module holds what they share with the store and the file system.
 
 Picks, "not this one" and star ratings are decisions like tag decisions, so
@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from core.errors import PhotoTaggerError
-from core.export import safe_cell
+from core.export.export import safe_cell
 from core.store import Store
 
 CURATION_TAG = "★"

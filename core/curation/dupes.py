@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.curate import album_embeddings, picked_photos
-from core.quality import Quality, hamming, photo_qualities, technical_scores
+from core.curation.curate import album_embeddings, picked_photos
+from core.curation.quality import Quality, hamming, photo_qualities, technical_scores
 from core.store import Store
 
 DEFAULT_MIN_COSINE = 0.80
@@ -148,7 +148,7 @@ def group_duplicates(
         ids: Photo ids, one per embedding row.
         embeddings: The photos' embeddings (any scale; they are normalised here).
         qualities: Pixel measures and hashes by photo id (from
-            :func:`core.quality.photo_qualities`); without them, only embeddings
+            :func:`core.curation.quality.photo_qualities`); without them, only embeddings
             link photos and the keeper is the lowest id.
         picked: Photos the user picked; a picked photo is always its group's keeper.
         min_cosine: See :data:`DEFAULT_MIN_COSINE`.

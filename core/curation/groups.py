@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.curate import album_embeddings
-from core.dupes import components, link_pairs, normalise_rows
+from core.curation.curate import album_embeddings
+from core.curation.dupes import components, link_pairs, normalise_rows
 from core.store import Store
 
 MIN_GROUP_SIZE = 3

@@ -1,9 +1,9 @@
 """Best-of highlights: N photos of an album that are both good and different.
 
-"Good" starts from technical quality (:func:`core.quality.technical_scores`)
+"Good" starts from technical quality (:func:`core.curation.quality.technical_scores`)
 and from duplicates: a photo another one makes redundant (not its group's
 keeper) is never a highlight. It then learns from the user's own picks,
-"not this one" and star ratings (:func:`core.curate.preference_labels`) with a
+"not this one" and star ratings (:func:`core.curation.curate.preference_labels`) with a
 small ranking head on the embeddings: weighted ridge regression, its strength
 chosen by exact leave-one-out error, in numpy. Its say grows with the number
 of photos the user judged. "Different" comes from the groups: the album's
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.curate import album_embeddings, picked_photos, preference_labels
-from core.dupes import group_duplicates, normalise_rows
-from core.groups import cluster
-from core.quality import photo_qualities, technical_scores
+from core.curation.curate import album_embeddings, picked_photos, preference_labels
+from core.curation.dupes import group_duplicates, normalise_rows
+from core.curation.groups import cluster
+from core.curation.quality import photo_qualities, technical_scores
 from core.store import Store
 
 RIDGE_STRENGTHS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -56,7 +56,7 @@ def train_preference_head(
 
     Args:
         embeddings: The judged photos' embeddings.
-        targets: What the user said, 0..1 (:func:`core.curate.preference_labels`).
+        targets: What the user said, 0..1 (:func:`core.curation.curate.preference_labels`).
         weights: How much each row counts (default 1).
         album_mean: The album's mean unit embedding, to centre on (default: these rows').
     """

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.engine.imaging import decode_photo
 from core.errors import DecodeError
-from core.imaging import decode_photo
 from core.store import Store
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Entries are data, in timm's manner: a frozen :class:`BackboneSpec` each, looked
 up by name. Nothing here imports torch; :func:`load_backbone` hands off to
-:mod:`core.torch_backend` only when a model must really be built.
+:mod:`core.engine.torch_backend` only when a model must really be built.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from core.bundle import bundle_root, bundled_export
+from core.engine.bundle import bundle_root, bundled_export
 from core.errors import BackboneUnavailable
 
 if TYPE_CHECKING:
-    from core.torch_backend import LoadedBackbone
+    from core.engine.torch_backend import LoadedBackbone
 
 DEFAULT_BACKBONE = "efficientnet-lite0"
 
@@ -273,7 +273,7 @@ def load_backbone(name: str | BackboneSpec, *, device: str = "cpu") -> LoadedBac
     Raises:
         BackboneUnavailable: If the weights are not here and cannot be fetched.
     """
-    from core.torch_backend import load_torch_backbone
+    from core.engine.torch_backend import load_torch_backbone
 
     spec = name if isinstance(name, BackboneSpec) else get_backbone_spec(name)
     return load_torch_backbone(spec, device=device)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.backbones import BackboneSpec
+    from core.engine.backbones import BackboneSpec
 
 BUNDLED_MODELS_ENV = "PHOTOTAGGER_BUNDLED_MODELS"
 MODELS_DIRNAME = "models"
@@ -133,4 +133,4 @@ def resource_path(*parts: str) -> Path:
     root = bundle_root()
     if root is not None:
         return root.joinpath("resources", *parts)
-    return Path(__file__).resolve().parent.parent.joinpath("resources", *parts)
+    return Path(__file__).resolve().parents[2].joinpath("resources", *parts)

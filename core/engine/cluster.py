@@ -1,10 +1,10 @@
 """Tagging on a Ray cluster: the local pipeline's steps as a Ray Data pipeline.
 
 Photos to tag become a dataset of rows; decoding (and the face search) runs in
-Ray tasks with :func:`core.pipeline.prepare`; inference runs in a pool of
-actors, each holding one :class:`core.pipeline.Tagger` and calling
-:func:`core.pipeline.infer_batch`; the results stream back to the driver in
-batches. The driver alone writes them, through :func:`core.pipeline.tag_photos`
+Ray tasks with :func:`core.engine.pipeline.prepare`; inference runs in a pool of
+actors, each holding one :class:`core.engine.pipeline.Tagger` and calling
+:func:`core.engine.pipeline.infer_batch`; the results stream back to the driver in
+batches. The driver alone writes them, through :func:`core.engine.pipeline.tag_photos`
 and the store, exactly as a local run does: the store stays the single writer,
 each batch is one transaction, and a re-run skips what is done.
 
@@ -34,15 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from core.backbones import BackboneSpec
+from core.engine.backbones import BackboneSpec
+from core.engine.face_encoder import FaceEncoder, RecognitionUnavailable
+from core.engine.faces import Face, FaceDetector
+from core.engine.pipeline import Prepared, Tagger, infer_batch, prepare
+from core.engine.sources import PhotoRef
+from core.engine.transforms import DataConfig, View
+from core.engine.vocabulary import TagScore
 from core.errors import PhotoTaggerError
-from core.face_encoder import FaceEncoder, RecognitionUnavailable
-from core.faces import Face, FaceDetector
-from core.pipeline import Prepared, Tagger, infer_batch, prepare
-from core.sources import PhotoRef
 from core.store import PhotoResult
-from core.transforms import DataConfig, View
-from core.vocabulary import TagScore
 
 LOCAL = "local"
 """The address that starts a private Ray instance on this machine for one run."""
@@ -148,7 +148,7 @@ def cluster_device(requested: str) -> str:
 
 @dataclass(frozen=True)
 class RayRunner:
-    """Runs decoding and inference on Ray; a :class:`core.pipeline.BatchRunner`.
+    """Runs decoding and inference on Ray; a :class:`core.engine.pipeline.BatchRunner`.
 
     Attributes:
         workers: Inference actors; each holds one copy of the backbone.

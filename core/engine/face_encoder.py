@@ -7,7 +7,7 @@ licensed for non-commercial use. The models' files are found with
 :func:`importlib.util.find_spec`, without importing that package (its
 ``__init__`` imports ``pkg_resources``, gone from recent setuptools).
 
-Faces come from :mod:`core.faces` (MTCNN) as fractions of the photo; the encoder
+Faces come from :mod:`core.engine.faces` (MTCNN) as fractions of the photo; the encoder
 places the box on whatever decoded copy it is given, finds the five landmarks
 in it with dlib's shape predictor, and computes the descriptor on dlib's aligned
 150-pixel chip. Two photos of the same person are usually under 0.5 apart
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from core.engine.faces import CONFIDENT_FACE, Face
 from core.errors import PhotoTaggerError
-from core.faces import CONFIDENT_FACE, Face
 
 EMBEDDING_SIZE = 128
 MIN_EMBED_SIDE = 20

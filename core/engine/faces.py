@@ -71,7 +71,7 @@ class Face:
         box: left, top, right, bottom.
         score: The detector's confidence.
         landmarks: x, y of the left eye, right eye, nose, left and right mouth corner.
-        embedding: The face's 128-d descriptor (:mod:`core.face_encoder`), when computed.
+        embedding: The face's 128-d descriptor (:mod:`core.engine.face_encoder`), when computed.
     """
 
     box: tuple[float, float, float, float]

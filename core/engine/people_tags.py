@@ -29,9 +29,9 @@ from importlib import resources
 
 import numpy as np
 
-from core.faces import CONFIDENT_FACE, Face
+from core.engine.faces import CONFIDENT_FACE, Face
+from core.engine.vocabulary import STORE_FLOOR, TagScore, TagSource
 from core.settings import Settings
-from core.vocabulary import STORE_FLOOR, TagScore, TagSource
 
 PEOPLE_TAG = "people"
 GROUP_TAG = "group"

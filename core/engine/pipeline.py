@@ -23,17 +23,17 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from core.backbones import BackboneSpec, get_backbone_spec
+from core.engine.backbones import BackboneSpec, get_backbone_spec
+from core.engine.face_encoder import FaceEncoder, RecognitionUnavailable
+from core.engine.faces import DETECT_SHORT_SIDE, Face, FaceDetector
+from core.engine.imaging import DEFAULT_MAX_PIXELS, decode_photo
+from core.engine.people_tags import PeopleModel, people_tags
+from core.engine.runtime import Runtime, open_runtime
+from core.engine.sources import DEFAULT_MAX_DOWNLOAD, PhotoRef, fetch_url
+from core.engine.transforms import DataConfig, View, input_short_side, to_input_array
+from core.engine.vocabulary import TagScore, Vocabulary, softmax
 from core.errors import DecodeError, FetchError
-from core.face_encoder import FaceEncoder, RecognitionUnavailable
-from core.faces import DETECT_SHORT_SIDE, Face, FaceDetector
-from core.imaging import DEFAULT_MAX_PIXELS, decode_photo
-from core.people_tags import PeopleModel, people_tags
-from core.runtime import Runtime, open_runtime
-from core.sources import DEFAULT_MAX_DOWNLOAD, PhotoRef, fetch_url
 from core.store import PhotoResult, Store
-from core.transforms import DataConfig, View, input_short_side, to_input_array
-from core.vocabulary import TagScore, Vocabulary, softmax
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class RunSummary:
 class BatchRunner(Protocol):
     """Turns the photos to tag into batches of results, each yielded as soon as it is ready.
 
-    :func:`iter_results` is the local one; :mod:`core.cluster` runs the same steps on Ray.
+    :func:`iter_results` is the local one; :mod:`core.engine.cluster` runs the same steps on Ray.
     """
 
     def __call__(
@@ -95,7 +95,7 @@ class Tagger:
     """A backbone ready to tag: its runtime and the vocabulary that reads its logits.
 
     With a face detector, photos are also searched for faces; with a people
-    model, suggestions include the people tags (:mod:`core.people_tags`).
+    model, suggestions include the people tags (:mod:`core.engine.people_tags`).
     """
 
     def __init__(
@@ -132,7 +132,7 @@ class Tagger:
         With ``recognize`` (and faces on), each face also gets its embedding, for
         grouping people, where face recognition is installed; it is left out, with
         a log line, where it is not. ``precision`` picks the CPU graph
-        (:data:`core.runtime.PRECISIONS`).
+        (:data:`core.engine.runtime.PRECISIONS`).
         """
         spec = backbone if isinstance(backbone, BackboneSpec) else get_backbone_spec(backbone)
         runtime = open_runtime(
@@ -403,7 +403,7 @@ def iter_tagging(
     tried again once its file changed. Faces are stored with the rest of each batch.
 
     Args:
-        refs: The photos, from :mod:`core.sources`.
+        refs: The photos, from :mod:`core.engine.sources`.
         tagger: The backbone to tag with.
         store: Where results go; written once per batch.
         device: Recorded with the run.
@@ -494,7 +494,7 @@ def tag_photos(
     """Tag photos with ``tagger``, storing each batch as it finishes (see :func:`iter_tagging`).
 
     Args:
-        refs: The photos, from :mod:`core.sources`.
+        refs: The photos, from :mod:`core.engine.sources`.
         tagger: The backbone to tag with.
         store: Where results go; written once per batch.
         device: Recorded with the run.

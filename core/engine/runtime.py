@@ -24,10 +24,10 @@ from typing import Protocol
 
 import numpy as np
 
-from core.backbones import BackboneSpec, local_weights_file, torch_missing_hint
-from core.bundle import bundled_export
+from core.engine.backbones import BackboneSpec, local_weights_file, torch_missing_hint
+from core.engine.bundle import bundled_export
+from core.engine.transforms import DataConfig
 from core.errors import BackboneUnavailable
-from core.transforms import DataConfig
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def resolve_device(device: str) -> str:
     if device == "auto" and not _may_have_accelerator():
         return "cpu"
     try:
-        from core.torch_backend import cuda_or_mps
+        from core.engine.torch_backend import cuda_or_mps
     except ImportError:
         if device == "auto":
             return "cpu"
@@ -141,7 +141,7 @@ def resolve_precision(precision: str) -> str:
         )
     if precision != "auto":
         return precision
-    from core.cpu_features import has_int8_dot_product
+    from core.engine.cpu_features import has_int8_dot_product
 
     return "int8" if has_int8_dot_product() else "float"
 
@@ -196,7 +196,7 @@ def open_runtime(
 ) -> Runtime:
     """Open the fastest runtime for ``spec`` on ``device``.
 
-    On the CPU the shipped export (see :mod:`core.bundle`) is used as it is when
+    On the CPU the shipped export (see :mod:`core.engine.bundle`) is used as it is when
     it was made from these weights, or when the weights are not installed (the
     default install has no torch and no weights). Its int8 graph runs where
     ``precision`` resolves to ``int8`` and one is shipped. Other backbones are
@@ -209,7 +209,7 @@ def open_runtime(
     resolved = resolve_device(device)
     chosen = resolve_precision(precision)
     if resolved != "cpu":
-        from core.torch_backend import TorchRuntime, load_torch_backbone
+        from core.engine.torch_backend import TorchRuntime, load_torch_backbone
 
         return TorchRuntime(load_torch_backbone(spec, device=resolved))
     weights = local_weights_file(spec)
@@ -228,7 +228,7 @@ def open_runtime(
                 f"{spec.display_name}: weights not found ({spec.weights.describe()})"
             )
         _require_torch(spec)
-        from core.torch_backend import load_torch_backbone
+        from core.engine.torch_backend import load_torch_backbone
 
         load_torch_backbone(spec)  # fetches into timm's cache, or says why it cannot
         weights = local_weights_file(spec)
@@ -257,7 +257,7 @@ def _require_torch(spec: BackboneSpec) -> None:
 
 
 def _export(spec: BackboneSpec, paths: ExportPaths) -> None:
-    from core.torch_backend import export_onnx, load_torch_backbone
+    from core.engine.torch_backend import export_onnx, load_torch_backbone
 
     log.info("exporting %s to ONNX (once per weights file)", spec.name)
     loaded = load_torch_backbone(spec)

@@ -19,9 +19,9 @@ import timm
 import torch
 from torch import nn
 
-from core.backbones import BackboneSpec, local_weights_file
+from core.engine.backbones import BackboneSpec, local_weights_file
+from core.engine.transforms import DataConfig, whole_photo_size
 from core.errors import BackboneUnavailable
-from core.transforms import DataConfig, whole_photo_size
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def export_onnx(loaded: LoadedBackbone, path: Path) -> None:
     """Export embedding + logits to ONNX with dynamic batch, height and width, atomically.
 
     Inputs are whole-photo views whose sides are multiples of the stride
-    (:func:`core.transforms.whole_photo_size`); at such sizes the "same" padding
+    (:func:`core.engine.transforms.whole_photo_size`); at such sizes the "same" padding
     the tracer records for the example holds for every other size.
     """
     width, height = whole_photo_size(4, 3, loaded.data_config)

@@ -4,7 +4,7 @@ CSV follows RFC 4180 through the csv module, in UTF-8 with a byte-order mark so
 spreadsheet programs read accents right, and any cell a spreadsheet would take
 for a formula is prefixed with an apostrophe. Every file is replaced
 atomically and new ones follow the umask (:mod:`core.atomic`). Keywords go into
-sidecars and photos through :mod:`core.metadata`, which merges them with what
+sidecars and photos through :mod:`core.export.metadata`, which merges them with what
 is there and never removes a keyword PhotoTagger did not write.
 """
 
@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Literal
 
 from core.atomic import replacing
-from core.metadata import (
+from core.engine.sources import is_url
+from core.engine.vocabulary import Vocabulary, hashtag
+from core.export.metadata import (
     SIDECAR_NAMINGS,
     KeywordChange,
     KeywordReport,
@@ -28,13 +30,11 @@ from core.metadata import (
     sidecar_path,
     write_keywords,
 )
+from core.export.xmp import HIERARCHY, SUBJECT, TAGS_LIST, XmpError, get_list, parse_xmp
+from core.learning.review import PhotoTag, photo_tags
 from core.people.naming import person_names
 from core.people.regions import PhotoPeople, people_in_photos, person_path
-from core.review import PhotoTag, photo_tags
-from core.sources import is_url
 from core.store import Store
-from core.vocabulary import Vocabulary, hashtag
-from core.xmp import HIERARCHY, SUBJECT, TAGS_LIST, XmpError, get_list, parse_xmp
 
 Scope = Literal["confirmed", "suggested"]
 CSV_COLUMNS = ("location", "status", "hashtags", "tags", "error")

@@ -15,7 +15,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from core.jpeg_segments import JpegError
+from core.export.jpeg_segments import JpegError
 
 IPTC_RESOURCE = 0x0404
 IPTC_DIGEST = 0x0425

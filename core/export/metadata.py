@@ -7,7 +7,7 @@ is recorded in the file itself, in ``phototagger:Written`` (an XMP bag in
 PhotoTagger's own namespace), so the record travels with the photo and holds
 whichever database wrote it; see docs/adr/0004-metadata-merge.md.
 
-A JPEG is changed at the segment level (:mod:`core.jpeg_segments`): only its
+A JPEG is changed at the segment level (:mod:`core.export.jpeg_segments`): only its
 XMP packet and its Photoshop/IPTC block are replaced, so EXIF, maker notes,
 ICC profiles and the image data stay byte-identical. Other formats get a
 sidecar instead, and say so. A file whose keywords are already right is not
@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Literal
 
 from core.atomic import replace_bytes
+from core.engine.vocabulary import normalise_tag
 from core.errors import PhotoTaggerError
-from core.iptc import fit_keyword, iptc_keywords, read_resources, with_keywords
-from core.jpeg_segments import join_jpeg, split_jpeg
-from core.vocabulary import normalise_tag
-from core.xmp import (
+from core.export.iptc import fit_keyword, iptc_keywords, read_resources, with_keywords
+from core.export.jpeg_segments import join_jpeg, split_jpeg
+from core.export.xmp import (
     HIERARCHY,
     SUBJECT,
     TAGS_LIST,

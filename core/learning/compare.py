@@ -53,10 +53,10 @@ def compare_backbones(
     measured on cross-fitted held-out scores, so the rows compare fairly. A
     backbone whose weights are not here gets a row saying so, not an error.
     """
-    from core.backbones import availability, get_backbone_spec, list_backbones
-    from core.labels import read_labels_csv
-    from core.pipeline import Tagger, tag_photos
-    from core.sources import file_ref
+    from core.engine.backbones import availability, get_backbone_spec, list_backbones
+    from core.engine.pipeline import Tagger, tag_photos
+    from core.engine.sources import file_ref
+    from core.learning.labels import read_labels_csv
 
     labelled = [(p, tags) for p, tags in read_labels_csv(labels_csv) if p.is_file() and tags]
     refs = [file_ref(p) for p, _ in labelled]

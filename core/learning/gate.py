@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.engine.vocabulary import hashtag
 from core.learning.metrics import average_precision, precision_curve, precision_threshold
-from core.vocabulary import hashtag
 
 MIN_POSITIVES = 5
 PRECISION = 0.8

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.sources import PhotoRef, file_ref
+from core.engine.sources import PhotoRef, file_ref
+from core.engine.vocabulary import normalise_tag
 from core.store import Store
-from core.vocabulary import normalise_tag
 
 TAG_SEPARATORS = re.compile(r"[;,|]")
 
@@ -138,7 +138,7 @@ def import_keywords(
     Hierarchical keywords (``animal|dog``, ``animal/dog``) keep only their last
     level, the tag itself.
     """
-    from core.export import read_embedded_keywords
+    from core.export.export import read_embedded_keywords
 
     looked_at = 0
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.engine.vocabulary import STORE_FLOOR, TagScore
 from core.learning.gate import confidence
 from core.learning.heads import TrainProgress
 from core.learning.learner import Learner, learn
@@ -28,7 +29,6 @@ from core.learning.versions import (
     set_status,
 )
 from core.store import Store
-from core.vocabulary import STORE_FLOOR, TagScore
 
 LEARNED_SOURCES = ("refine", "head")
 """Sources whose suggestions learning writes (``refine`` only in databases from before versions)."""

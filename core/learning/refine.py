@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.engine.vocabulary import TagScore
 from core.store import Store
-from core.vocabulary import TagScore
 
 POSITIVE = ("accept", "add")
 NEGATIVE = ("reject", "remove")

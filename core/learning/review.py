@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from core.engine.vocabulary import TagScore, best_scores, rank
 from core.store import Store
-from core.vocabulary import TagScore, best_scores, rank
 
 TagState = Literal["suggested", "accepted", "added", "rejected"]
 PhotoState = Literal["untagged", "suggested", "reviewed", "failed"]
@@ -90,7 +90,7 @@ def merge_tags(
     """Confirmed tags, then the ranked suggestions nobody decided on, then the rejected.
 
     When no suggestion clears its threshold, the best ones are listed marked low
-    confidence (see :func:`core.vocabulary.rank`), confirmed tags or not: a
+    confidence (see :func:`core.engine.vocabulary.rank`), confirmed tags or not: a
     person can still accept a guess after accepting the first.
     """
     best = best_scores(suggestions)

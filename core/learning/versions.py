@@ -20,12 +20,12 @@ from typing import Literal
 
 import numpy as np
 
+from core.engine.transforms import VIEWS_VERSION
 from core.learning.gate import TagGate
 from core.learning.heads import Head, pack_arrays, unpack_arrays
 from core.learning.learner import Learner, LearnMetrics, LearnResult
 from core.learning.refine import Evidence, Propagator, features
 from core.store import Store
-from core.transforms import VIEWS_VERSION
 
 VersionStatus = Literal["kept", "discarded", "retired"]
 

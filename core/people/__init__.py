@@ -5,5 +5,5 @@
 - :mod:`core.people.naming`: naming, merging, confirming and rejecting; forgetting.
 - :mod:`core.people.regions`: named face regions for the photos' metadata.
 
-Embeddings themselves are made while tagging (:mod:`core.face_encoder`).
+Embeddings themselves are made while tagging (:mod:`core.engine.face_encoder`).
 """

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.engine.vocabulary import normalise_tag
 from core.people.records import FaceRow, PeopleError, PeopleRecords
 from core.store import Store
-from core.vocabulary import normalise_tag
 
 FACE_ORIGIN = "face"
 """The origin of the tag decisions naming makes."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.export.xmp import FaceRegion
 from core.people.naming import PEOPLE_KEYWORD
 from core.people.records import PeopleRecords
 from core.store import Store
-from core.xmp import FaceRegion
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def face_crop(path: str, box: tuple[float, float, float, float], *, size: int = 
     """The face cut from its photo with some margin, as a ``size`` x ``size`` RGB image."""
     from PIL import Image
 
-    from core.imaging import decode_photo
+    from core.engine.imaging import decode_photo
 
     image = decode_photo(path, min_short_side=600).image
     width, height = image.size

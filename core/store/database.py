@@ -24,11 +24,11 @@ import numpy as np
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from core.engine.faces import Face, match_boxes
+from core.engine.sources import PhotoRef
+from core.engine.transforms import VIEWS_VERSION
+from core.engine.vocabulary import TagScore, normalise_tag
 from core.errors import StoreError
-from core.faces import Face, match_boxes
-from core.sources import PhotoRef
-from core.transforms import VIEWS_VERSION
-from core.vocabulary import TagScore, normalise_tag
 
 Action = Literal["accept", "reject", "add", "remove", "pick", "unpick", "rate"]
 ACTIONS: tuple[Action, ...] = ("accept", "reject", "add", "remove", "pick", "unpick", "rate")
@@ -136,7 +136,7 @@ def m002_heads(db: Database) -> None:
 
 @migrations()
 def m003_curation(db: Database) -> None:
-    # Star ratings are decisions with a number (core.curate); pixel measures and the
+    # Star ratings are decisions with a number (core.curation.curate); pixel measures and the
     # perceptual hash are cached per photo version so curating again decodes nothing.
     db["decisions"].add_column("value", float)
     db["photo_quality"].create(
@@ -159,7 +159,7 @@ def m003_curation(db: Database) -> None:
 
 @migrations()
 def m004_views(db: Database) -> None:
-    # How backbones were shown the photo (core.transforms.VIEWS_VERSION) is kept with
+    # How backbones were shown the photo (core.engine.transforms.VIEWS_VERSION) is kept with
     # each analysis and head: rows of another version are analysed again and such heads
     # set aside. Rows from before have none, so they count as another version.
     db["analyses"].add_column("view", str)
@@ -361,7 +361,7 @@ class Store:
     def pending(self, refs: Iterable[PhotoRef], *, backbone: str) -> list[PhotoRef]:
         """The refs not yet analysed by ``backbone`` in their current version (size, mtime).
 
-        An analysis made under another :data:`core.transforms.VIEWS_VERSION` counts
+        An analysis made under another :data:`core.engine.transforms.VIEWS_VERSION` counts
         as not done.
         """
         refs = list(refs)

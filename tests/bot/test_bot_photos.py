@@ -23,9 +23,9 @@ from bot.handlers import (
     TOO_BIG,
     UNREADABLE,
 )
-from core.imaging import decode_photo
+from core.engine.imaging import decode_photo
+from core.engine.vocabulary import hashtag, rank
 from core.store import Store
-from core.vocabulary import hashtag, rank
 from tests.bot.conftest import CHAT, STRANGER, USER
 from tests.bot.fake_telegram import FakeBotApi
 from tests.conftest import shared

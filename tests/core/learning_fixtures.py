@@ -24,8 +24,8 @@ def coco_labels() -> dict[str, set[str]]:
 @pytest.fixture(scope="session")
 def coco_db(tagger, tmp_path_factory) -> Path:
     """A database file with every coco-mini photo tagged by the default backbone."""
-    from core.pipeline import tag_photos
-    from core.sources import file_ref
+    from core.engine.pipeline import tag_photos
+    from core.engine.sources import file_ref
     from core.store import Store
 
     path = tmp_path_factory.mktemp("coco-db") / "coco.db"

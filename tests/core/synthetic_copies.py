@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance
 
-from core.imaging import decode_photo
+from core.engine.imaging import decode_photo
 
 EDITS = ("resized", "recompressed", "cropped", "colour", "reframed")
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from core.backbones import (
+from core.engine.backbones import (
     DEFAULT_BACKBONE,
     availability,
     get_backbone_spec,
@@ -18,8 +18,8 @@ from core.backbones import (
     local_weights_file,
     with_weights_file,
 )
+from core.engine.runtime import export_paths, open_runtime, resolve_device
 from core.errors import BackboneUnavailable
-from core.runtime import export_paths, open_runtime, resolve_device
 from tests.conftest import ROOT
 
 HUB = [s.name for s in list_backbones() if s.weights.kind == "hub"]
@@ -66,8 +66,8 @@ def test_every_backbone_builds_with_the_declared_shapes(name):
     import timm
     import torch
 
-    from core.torch_backend import EmbeddingAndLogits, create_model
-    from core.transforms import DataConfig, whole_photo_size
+    from core.engine.torch_backend import EmbeddingAndLogits, create_model
+    from core.engine.transforms import DataConfig, whole_photo_size
 
     spec = get_backbone_spec(name)
     model = create_model(
@@ -98,7 +98,7 @@ def test_package_weights_land_in_timm_and_classify(tagger):
 
 @pytest.mark.torch
 def test_onnx_and_torch_agree(tagger):
-    from core.torch_backend import TorchRuntime, load_torch_backbone
+    from core.engine.torch_backend import TorchRuntime, load_torch_backbone
 
     reference = TorchRuntime(load_torch_backbone(get_backbone_spec(DEFAULT_BACKBONE)))
     assert tagger.runtime.name == "onnxruntime-cpu"
@@ -131,7 +131,7 @@ def test_cpu_path_needs_neither_torch_nor_timm(isolated_home):
 import json, sys
 from pathlib import Path
 from PIL import Image
-from core.pipeline import Tagger
+from core.engine.pipeline import Tagger
 t = Tagger.open("efficientnet-lite0", device="cpu", cache_dir=Path({str(cache)!r}))
 _, tags = t.tag_image(Image.new("RGB", (300, 200), (90, 140, 200)))
 print(json.dumps({{"torch": "torch" in sys.modules, "timm": "timm" in sys.modules, "tags": len(tags)}}))
@@ -171,7 +171,7 @@ def test_a_local_weights_file_replaces_the_hub(tmp_path):
     """--weights: a state dict in timm's layout (here: random convnext weights) loads and runs."""
     import torch
 
-    from core.torch_backend import create_model
+    from core.engine.torch_backend import create_model
 
     spec = get_backbone_spec("convnext-tiny")
     weights = tmp_path / "convnext.pth"
@@ -193,7 +193,7 @@ def test_devices():
 @pytest.mark.torch
 @pytest.mark.gpu
 def test_cuda_runtime_matches_onnx(tagger):
-    from core.torch_backend import TorchRuntime, load_torch_backbone
+    from core.engine.torch_backend import TorchRuntime, load_torch_backbone
 
     batch = np.random.default_rng(0).normal(size=(4, 3, 224, 224)).astype(np.float32)
     cuda = TorchRuntime(load_torch_backbone(get_backbone_spec(DEFAULT_BACKBONE), device="cuda"))
@@ -206,8 +206,8 @@ def test_whole_photo_logits_are_scaled_towards_the_crops_confidence(tagger):
     """The whole view's smaller logits are scaled (spec.logit_scale) before tags are read."""
     from PIL import Image
 
-    from core.transforms import to_input_array
-    from core.vocabulary import softmax
+    from core.engine.transforms import to_input_array
+    from core.engine.vocabulary import softmax
     from tests.conftest import shared
 
     def top_probability(logits: np.ndarray) -> float:

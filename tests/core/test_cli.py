@@ -130,7 +130,7 @@ def test_decide_is_recorded_with_cli_origin(tmp_path, tagger):
 
 def _reviewed_album(tmp_path, count: int):
     """A folder of real photos with one confirmed tag each, recorded straight in a database."""
-    from core.sources import file_ref
+    from core.engine.sources import file_ref
 
     folder = tmp_path / "album"
     folder.mkdir()

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cluster import ClusterUnavailable, RayRunner
-from core.pipeline import Progress, Tagger, tag_photos
-from core.sources import iter_folder
+from core.engine.cluster import ClusterUnavailable, RayRunner
+from core.engine.pipeline import Progress, Tagger, tag_photos
+from core.engine.sources import iter_folder
 from core.store import Store
 from tests.conftest import ROOT, shared
 
@@ -24,7 +24,7 @@ from tests.conftest import ROOT, shared
 WITHOUT_RAY = """
 import sys
 sys.modules["ray"] = None
-import core.cli, core.pipeline, core.cluster
+import core.cli, core.engine.pipeline, core.engine.cluster
 from click.testing import CliRunner
 result = CliRunner().invoke(core.cli.cli, ["tag", sys.argv[1], "--ray", "local", "--db", sys.argv[2]])
 print(result.exit_code)
@@ -34,7 +34,7 @@ print(result.output)
 
 def test_the_cli_and_the_engine_do_not_import_ray():
     code = (
-        "import sys, core.cli, core.pipeline, core.store\n"
+        "import sys, core.cli, core.engine.pipeline, core.store\n"
         "from click.testing import CliRunner\n"
         "CliRunner().invoke(core.cli.cli, ['tag', '--help'])\n"
         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"

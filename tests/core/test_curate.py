@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-import core.quality
-from core.curate import (
+import core.curation.quality
+from core.curation.curate import (
     CURATION_TAG,
     curation_states,
     picked_photos,
@@ -24,12 +24,12 @@ from core.curate import (
     record_pick,
     record_rating,
 )
-from core.dupes import find_duplicates
-from core.groups import album_groups, cluster, kmeans, name_group
-from core.highlights import best_of, score_photos
-from core.pipeline import tag_photos
-from core.quality import jpeg_quality, measure_image, photo_qualities, technical_scores
-from core.sources import collect
+from core.curation.dupes import find_duplicates
+from core.curation.groups import album_groups, cluster, kmeans, name_group
+from core.curation.highlights import best_of, score_photos
+from core.curation.quality import jpeg_quality, measure_image, photo_qualities, technical_scores
+from core.engine.pipeline import tag_photos
+from core.engine.sources import collect
 from core.store import Store
 from tests.conftest import ROOT, shared
 from tests.core.synthetic_copies import EDITS, write_copies
@@ -100,13 +100,13 @@ def test_qualities_are_cached_per_photo_version(album_store, monkeypatch):
     assert set(first) == set(ids)
 
     decoded = []
-    measure = core.quality.measure_photo
+    measure = core.curation.quality.measure_photo
 
     def counting(path, *, photo_id):
         decoded.append(photo_id)
         return measure(path, photo_id=photo_id)
 
-    monkeypatch.setattr(core.quality, "measure_photo", counting)
+    monkeypatch.setattr(core.curation.quality, "measure_photo", counting)
     assert photo_qualities(album_store, ids) == first
     assert decoded == []
     album_store.db.execute("update photos set mtime = mtime + 1 where id = ?", [ids[0]])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from core.imaging import decode_to_fit
+from core.engine.imaging import decode_to_fit
 from tests.conftest import shared
 
 

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.export import (
+from core.engine.sources import PhotoRef
+from core.engine.vocabulary import TagScore, Vocabulary
+from core.export.export import (
     export_rows,
     read_embedded_keywords,
     safe_cell,
@@ -20,10 +22,8 @@ from core.export import (
     write_json,
     write_keyword_files,
 )
-from core.metadata import KeywordChange, write_keywords
-from core.sources import PhotoRef
+from core.export.metadata import KeywordChange, write_keywords
 from core.store import PhotoResult
-from core.vocabulary import TagScore, Vocabulary
 
 
 def _tagged(store, uri: str, tags) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.faces import (
+from core.engine.faces import (
     CONFIDENT_FACE,
     DETECT_LONG_SIDE,
     MIN_FACE_SIZE,
@@ -25,7 +25,7 @@ from core.faces import (
     detection_copy,
     detector_version,
 )
-from core.people_tags import (
+from core.engine.people_tags import (
     GROUP_TAG,
     PEOPLE_TAG,
     PORTRAIT_TAG,
@@ -34,7 +34,7 @@ from core.people_tags import (
     people_tags,
     person_class_indices,
 )
-from core.sources import PhotoRef, file_ref, iter_folder
+from core.engine.sources import PhotoRef, file_ref, iter_folder
 from core.store import PhotoResult
 from tests.conftest import ROOT, shared
 
@@ -317,7 +317,7 @@ def _album(tmp_path: Path, names: list[str]) -> Path:
 def test_tagging_stores_faces_and_people_tags_and_skips_them_next_time(
     tagger, store, tmp_path, detector
 ):
-    from core.pipeline import Tagger, tag_photos
+    from core.engine.pipeline import Tagger, tag_photos
 
     names = ["train2017/000000370162.jpg", "train2017/000000551757.jpg"]
     landscape = [r["path"] for r in _coco_rows() if "person" not in r["tags"]][:1]
@@ -353,7 +353,7 @@ def test_tagging_stores_faces_and_people_tags_and_skips_them_next_time(
 
 
 def test_photos_tagged_before_faces_existed_are_searched_once(tagger, store, tmp_path, detector):
-    from core.pipeline import Tagger, tag_photos
+    from core.engine.pipeline import Tagger, tag_photos
 
     folder = _album(tmp_path, ["train2017/000000551757.jpg"])
     plain = Tagger(tagger.spec, tagger.runtime, tagger.vocabulary)
@@ -372,7 +372,7 @@ def test_photos_tagged_before_faces_existed_are_searched_once(tagger, store, tmp
 
 
 def test_face_detection_off_stores_no_face_but_still_suggests_people(tagger, store, tmp_path):
-    from core.pipeline import Tagger, tag_photos
+    from core.engine.pipeline import Tagger, tag_photos
 
     folder = _album(tmp_path, ["train2017/000000370162.jpg"])
     off = Tagger(tagger.spec, tagger.runtime, tagger.vocabulary, people=tagger.people)
@@ -405,7 +405,7 @@ def test_the_setting_turns_face_detection_off_in_the_cli(tmp_path, monkeypatch, 
 
 
 def test_a_broken_photo_among_faces_costs_only_itself(tagger, store, tmp_path):
-    from core.pipeline import tag_photos
+    from core.engine.pipeline import tag_photos
 
     folder = _album(tmp_path, ["train2017/000000551757.jpg"])
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")

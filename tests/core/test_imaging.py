@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.engine.imaging import decode_photo, make_thumbnail, to_rgb
 from core.errors import DecodeError
-from core.imaging import decode_photo, make_thumbnail, to_rgb
 from tests.conftest import shared
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-from core.labels import import_csv, import_keywords, parse_tags, read_labels_csv
-from core.metadata import KeywordChange, write_keywords
-from core.sources import collect
+from core.engine.sources import collect
+from core.export.metadata import KeywordChange, write_keywords
+from core.learning.labels import import_csv, import_keywords, parse_tags, read_labels_csv
 
 
 def test_parse_tags_tidies_cells():
@@ -51,7 +51,7 @@ def test_import_keywords_from_xmp_and_iptc(store, coco_dir, tmp_path):
 
 
 def test_import_reads_hierarchies_and_sidecars_and_says_why_when_nothing(store, coco_dir, tmp_path):
-    from core.xmp import HIERARCHY, TAGS_LIST, parse_xmp, set_list, xmp_bytes
+    from core.export.xmp import HIERARCHY, TAGS_LIST, parse_xmp, set_list, xmp_bytes
 
     photo = tmp_path / "a.jpg"
     shutil.copy(sorted((coco_dir / "val2017").glob("*.jpg"))[0], photo)

@@ -16,7 +16,7 @@ from core.learning.refine import (
     propagate,
     similarity_floor,
 )
-from core.review import photo_tags
+from core.learning.review import photo_tags
 from tests.core.learning_fixtures import coco_db, coco_labels, coco_store  # noqa: F401
 
 BACKBONE = "efficientnet-lite0"

@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 
 import core.atomic
-from core.export import export_rows, write_csv, write_keyword_files
-from core.iptc import iptc_keywords, read_datasets, read_resources
-from core.jpeg_segments import JpegError, split_jpeg
-from core.metadata import KeywordChange, merge_lists, sidecar_path, write_keywords
-from core.sources import file_ref
+from core.engine.sources import file_ref
+from core.engine.vocabulary import TagScore, Vocabulary
+from core.export.export import export_rows, write_csv, write_keyword_files
+from core.export.iptc import iptc_keywords, read_datasets, read_resources
+from core.export.jpeg_segments import JpegError, split_jpeg
+from core.export.metadata import KeywordChange, merge_lists, sidecar_path, write_keywords
+from core.export.xmp import SUBJECT, WRITTEN, get_list, parse_xmp
 from core.store import PhotoResult
-from core.vocabulary import TagScore, Vocabulary
-from core.xmp import SUBJECT, WRITTEN, get_list, parse_xmp
 from tests.conftest import shared
 
 EXIFTOOL = shutil.which("exiftool")
@@ -289,7 +289,7 @@ def test_not_a_jpeg_is_a_clear_error():
 
 
 def test_new_blocks_go_before_an_mpf_index_and_blocks_after_one_are_refused(tmp_path):
-    from core.jpeg_segments import APP1, APP2, XMP_HEADER, Segment, join_jpeg
+    from core.export.jpeg_segments import APP1, APP2, XMP_HEADER, Segment, join_jpeg
 
     photo = _photo(tmp_path)
     data = photo.read_bytes()
@@ -304,8 +304,8 @@ def test_new_blocks_go_before_an_mpf_index_and_blocks_after_one_are_refused(tmp_
 
 
 def test_keywords_in_only_iptc_are_kept_and_shown_in_xmp_too(tmp_path):
-    from core.iptc import with_keywords
-    from core.jpeg_segments import join_jpeg
+    from core.export.iptc import with_keywords
+    from core.export.jpeg_segments import join_jpeg
 
     photo = _photo(tmp_path)
     jpeg = split_jpeg(photo.read_bytes())  # as an older program leaves it: IPTC, no XMP

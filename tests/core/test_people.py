@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from core.faces import Face
+from core.engine.faces import Face
+from core.engine.sources import PhotoRef
 from core.people.groups import (
     MATCH_DISTANCE,
     cluster_embeddings,
@@ -28,7 +29,6 @@ from core.people.naming import (
     suggestions,
 )
 from core.people.records import PeopleError, PeopleRecords
-from core.sources import PhotoRef
 from core.store import PhotoResult
 
 
@@ -257,7 +257,7 @@ def test_recognition_is_a_setting_and_the_bot_never_recognises(monkeypatch):
     import inspect
 
     from bot import service
-    from core.pipeline import Tagger
+    from core.engine.pipeline import Tagger
     from core.settings import load_settings
 
     assert load_settings().recognize_faces is True

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from core.face_encoder import recognition_available
+from core.engine.face_encoder import recognition_available
 from core.store import Store
 from tests.conftest import shared
 from tests.core.test_cli import run

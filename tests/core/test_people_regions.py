@@ -9,14 +9,14 @@ import subprocess
 import numpy as np
 import pytest
 
-from core.export import export_rows, write_keyword_files
-from core.faces import Face
+from core.engine.faces import Face
+from core.engine.sources import PhotoRef
+from core.engine.vocabulary import Vocabulary
+from core.export.export import export_rows, write_keyword_files
+from core.export.xmp import FaceRegion, get_regions, parse_xmp, set_regions, xmp_bytes
 from core.people.groups import group_faces
 from core.people.naming import name_group, reject_face
-from core.sources import PhotoRef
 from core.store import PhotoResult
-from core.vocabulary import Vocabulary
-from core.xmp import FaceRegion, get_regions, parse_xmp, set_regions, xmp_bytes
 from tests.conftest import shared
 
 THEIRS = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">

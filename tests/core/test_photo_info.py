@@ -6,7 +6,7 @@ from datetime import datetime
 
 from PIL import Image
 
-from core.photo_info import camera_name, parse_exif_date, read_photo_info
+from core.engine.photo_info import camera_name, parse_exif_date, read_photo_info
 from tests.conftest import shared
 
 

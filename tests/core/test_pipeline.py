@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.pipeline import Progress, tag_photos
-from core.review import photo_tags
-from core.sources import iter_folder
+from core.engine.pipeline import Progress, tag_photos
+from core.engine.sources import iter_folder
+from core.learning.review import photo_tags
 from core.store import Store
 from tests.conftest import ROOT, shared
 
@@ -209,10 +209,10 @@ def test_the_centre_only_variant_shares_the_export_and_tags_the_crop(
     """efficientnet-lite0-centre: the same network and ONNX file, shown timm's centre crop."""
     import numpy as np
 
-    from core.backbones import get_backbone_spec, local_weights_file
-    from core.pipeline import Tagger
-    from core.runtime import export_paths
-    from core.transforms import to_input_array
+    from core.engine.backbones import get_backbone_spec, local_weights_file
+    from core.engine.pipeline import Tagger
+    from core.engine.runtime import export_paths
+    from core.engine.transforms import to_input_array
 
     cache = tmp_path_factory.getbasetemp() / "shared-cache" / "onnx"  # the tagger fixture's
     centre = Tagger.open("efficientnet-lite0-centre", device="cpu", cache_dir=cache)
@@ -255,7 +255,7 @@ def test_a_failed_photo_is_tried_again_once_its_file_is_fixed(tagger, store, tmp
 
 
 def test_iter_tagging_yields_stored_batches_and_returns_the_summary(tagger, store, tmp_path):
-    from core.pipeline import iter_tagging
+    from core.engine.pipeline import iter_tagging
 
     folder = _copy_photos(tmp_path / "album", 5)
     steps = iter_tagging(iter_folder(folder), tagger=tagger, store=store, batch_size=2)

@@ -7,12 +7,12 @@ import csv
 import numpy as np
 import pytest
 
-from core import cpu_features
-from core.backbones import DEFAULT_BACKBONE, get_backbone_spec
+from core.engine import cpu_features
+from core.engine.backbones import DEFAULT_BACKBONE, get_backbone_spec
+from core.engine.pipeline import prepare
+from core.engine.runtime import open_runtime, resolve_precision
+from core.engine.sources import file_ref
 from core.errors import BackboneUnavailable
-from core.pipeline import prepare
-from core.runtime import open_runtime, resolve_precision
-from core.sources import file_ref
 from tests.conftest import shared
 
 X86_NO_VNNI = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma bmi2 sha_ni\n"

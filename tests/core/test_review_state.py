@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.review import merge_tags, open_suggestions, photo_state
-from core.vocabulary import TagScore
+from core.engine.vocabulary import TagScore
+from core.learning.review import merge_tags, open_suggestions, photo_state
 
 
 def _tags(states: dict[str, str], scores: dict[str, float] | None = None):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from core.backbones import DEFAULT_BACKBONE, get_backbone_spec
-from core.bundle import bundled_export, read_manifest, resource_path
-from core.transforms import DataConfig, to_input_array
+from core.engine.backbones import DEFAULT_BACKBONE, get_backbone_spec
+from core.engine.bundle import bundled_export, read_manifest, resource_path
+from core.engine.transforms import DataConfig, to_input_array
 from resources import build_backbone_export
 from tests.conftest import shared
 

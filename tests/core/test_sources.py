@@ -8,8 +8,8 @@ import os
 import pytest
 from PIL import Image
 
+from core.engine.sources import collect, fetch_url, iter_folder, read_url_list
 from core.errors import FetchError
-from core.sources import collect, fetch_url, iter_folder, read_url_list
 from tests.core.http_server import serve
 
 

@@ -7,11 +7,11 @@ import sqlite3
 import numpy as np
 import pytest
 
+from core.engine.sources import PhotoRef
+from core.engine.vocabulary import TagScore
 from core.errors import StoreError
-from core.review import photo_tags
-from core.sources import PhotoRef
+from core.learning.review import photo_tags
 from core.store import PhotoResult, Store
-from core.vocabulary import TagScore
 
 
 def _result(
@@ -156,7 +156,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
 
 
 def test_a_run_counts_its_stored_photos_batch_by_batch(store):
-    from core.sources import PhotoRef
+    from core.engine.sources import PhotoRef
     from core.store import PhotoResult
 
     run = store.start_run(backbone="b", device="cpu", runtime="r", total=5)

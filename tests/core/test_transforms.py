@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.transforms import DataConfig, to_input_array
+from core.engine.transforms import DataConfig, to_input_array
 from tests.conftest import shared
 
 CONFIGS = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.vocabulary import (
+from core.engine.vocabulary import (
     STORE_TOP_K,
     TagScore,
     Vocabulary,

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from core.pipeline import tag_photos
-from core.review import photo_tags
+from core.engine.pipeline import tag_photos
+from core.engine.sources import file_ref
+from core.learning.review import photo_tags
 from core.settings import Settings
-from core.sources import file_ref
 from core.store import Store
 from tests.conftest import shared
 
@@ -56,8 +56,8 @@ def test_every_photo_gets_a_tag_some_marked_low_confidence(coco_store):
 
 
 def test_guesses_stay_greyed_beside_confirmed_tags_and_out_of_files(coco_store, tmp_path):
-    from core.export import export_rows, keyword_change
-    from core.vocabulary import Vocabulary
+    from core.engine.vocabulary import Vocabulary
+    from core.export.export import export_rows, keyword_change
 
     store, ids = coco_store
     pid = next(pid for pid in ids.values() if all(t.low_confidence for t in shown(store, pid)))
@@ -83,7 +83,7 @@ def test_more_than_ten_suggestions_per_source_are_stored(coco_store):
 
 
 def test_exports_mark_low_confidence_tags(coco_store, tmp_path):
-    from core.export import export_rows, write_csv, write_json
+    from core.export.export import export_rows, write_csv, write_json
 
     store, ids = coco_store
     low = next(p for p, pid in ids.items() if all(t.low_confidence for t in shown(store, pid)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from core.curate import picked_photos
+from core.curation.curate import picked_photos
 from core.store import Store
 from desktop.curation import PHOTO_ID_ROLE, CurationDialog
 from tests.desktop.conftest import copy_photos, open_and_wait, tag_and_wait, wait_db
@@ -116,7 +116,7 @@ def test_curation_marks_the_others_as_rejects_undoes_it_and_copies_the_keepers(
 ):
     from PySide6.QtCore import Qt
 
-    from core.curate import rejected_photos
+    from core.curation.curate import rejected_photos
     from tests.desktop.conftest import screenshot
 
     folder = copy_photos(tmp_path / "photos", 10)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
 
-from core.metadata import sidecar_path
-from core.xmp import SUBJECT, get_list, parse_xmp
+from core.export.metadata import sidecar_path
+from core.export.xmp import SUBJECT, get_list, parse_xmp
 from desktop.dialogs import ExportDialog
 from tests.desktop.conftest import copy_photos, open_and_wait, select_rows, wait_db
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.engine.sources import file_ref
 from core.learning.learned import apply_learned, learn_from_store
-from core.sources import file_ref
 from tests.core.learning_fixtures import coco_db, coco_labels, coco_store  # noqa: F401
 
 BACKBONE = "efficientnet-lite0"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage, QPainter
 
-from core.review import PhotoTag
-from core.sources import PhotoRef
+from core.engine.sources import PhotoRef
+from core.learning.review import PhotoTag
 from desktop.grid import paint_chip
 from desktop.models import PhotoItem
 from desktop.tag_panel import entries_for

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.face_encoder import recognition_available
+from core.engine.face_encoder import recognition_available
 from tests.conftest import shared
 from tests.desktop.conftest import make_window, wait_db
 
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def faces_db(tmp_path_factory, tagger) -> tuple[Path, dict[str, list[str]], object]:
     """The faces set tagged (train and test) with recognition on, into a database file."""
-    from core.face_encoder import FaceEncoder
-    from core.pipeline import Tagger, tag_photos
-    from core.sources import collect
+    from core.engine.face_encoder import FaceEncoder
+    from core.engine.pipeline import Tagger, tag_photos
+    from core.engine.sources import collect
     from core.store import Store
 
     root = shared("faces")
@@ -74,9 +74,9 @@ def _choose(qtbot, view, group: int) -> None:
 
 
 def test_people_view_flows(qtbot, faces_db, output_dir):
+    from core.engine.pipeline import tag_photos
+    from core.engine.sources import collect
     from core.people.records import PeopleRecords
-    from core.pipeline import tag_photos
-    from core.sources import collect
     from core.store import Store
 
     db, labels, recognising = faces_db
@@ -213,10 +213,10 @@ def test_the_viewer_boxes_and_names_the_people_on_the_photo(qtbot, faces_db, out
     import sqlite3
 
     from core import settings as core_settings
+    from core.engine.sources import iter_folder
     from core.people.groups import group_faces
     from core.people.naming import groups, name_group
     from core.people.records import PeopleRecords
-    from core.sources import iter_folder
     from core.store import Store
     from tests.desktop.conftest import open_and_wait
 

@@ -6,7 +6,7 @@ import csv
 
 from PySide6.QtCore import Qt
 
-from core.review import open_suggestions
+from core.learning.review import open_suggestions
 from core.store import Store
 from desktop.dialogs import ExportDialog
 from tests.desktop.conftest import (

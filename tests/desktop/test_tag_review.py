@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.review import open_suggestions
+from core.learning.review import open_suggestions
 from core.store import Store
 from desktop.tag_review import open_tag_counts
 from tests.desktop.conftest import (

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.runtime as runtime
-from core import bundle
-from core.backbones import availability, get_backbone_spec, with_weights_file
-from core.bundle import (
+import core.engine.runtime as runtime
+from core.engine import bundle
+from core.engine.backbones import availability, get_backbone_spec, with_weights_file
+from core.engine.bundle import (
     BUNDLED_MODELS_ENV,
     MANIFEST_FORMAT,
     MANIFEST_NAME,
@@ -229,7 +229,9 @@ def test_packaged_app_without_torch_says_not_in_this_build(monkeypatch, frozen):
 
 
 def test_a_gpu_without_torch_is_one_line(monkeypatch):
-    monkeypatch.setitem(sys.modules, "core.torch_backend", None)  # import fails as without torch
+    monkeypatch.setitem(
+        sys.modules, "core.engine.torch_backend", None
+    )  # import fails as without torch
     assert runtime.resolve_device("auto") == "cpu"
     with pytest.raises(
         BackboneUnavailable,

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_cpu_build_leaves_the_torch_stack_out_and_gpu_keeps_it(layout):
     cpu, gpu = layout.excludes("cpu"), layout.excludes("gpu")
-    for module in ("torch", "torchvision", "timm", "triton", "sympy", "core.torch_backend"):
+    for module in ("torch", "torchvision", "timm", "triton", "sympy", "core.engine.torch_backend"):
         assert module in cpu and module not in gpu
     assert "tkinter" in cpu and "tkinter" in gpu
     with pytest.raises(ValueError, match="unknown flavor"):
@@ -23,7 +23,7 @@ def test_cpu_build_leaves_the_torch_stack_out_and_gpu_keeps_it(layout):
 def test_no_module_the_cpu_path_needs_is_excluded(layout):
     needed = {
         "core",
-        "core.runtime",
+        "core.engine.runtime",
         "core.cli",
         "core.learning.learned",
         "scipy",
