@@ -75,7 +75,8 @@ def test_the_command_menu_is_set_at_start(api, make_runner) -> None:
 
 
 def test_a_burst_of_25_photos_all_get_answers_in_order(api, make_runner) -> None:
-    runner = make_runner(flood_burst=10, flood_per_minute=240.0)
+    # 2 a second after the first 10: limited even where a loaded machine stretches the burst to 7 s.
+    runner = make_runner(flood_burst=10, flood_per_minute=120.0)
     data = photo_bytes("n02123045_tabby.JPEG")
     started = time.monotonic()
     ids = []
@@ -89,7 +90,7 @@ def test_a_burst_of_25_photos_all_get_answers_in_order(api, make_runner) -> None
     elapsed = time.monotonic() - started
 
     warnings = [t for t in texts(api) if t.startswith(SLOW_DOWN[:30])]
-    assert warnings == [SLOW_DOWN.format(every="0.2 s")]
+    assert warnings == [SLOW_DOWN.format(every="0.5 s")]
     assert sorted(a["reply_parameters"]["message_id"] for a in answers) == ids
     assert runner.counts.limited > 0
     assert elapsed < 30
