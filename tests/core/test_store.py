@@ -12,6 +12,7 @@ from core.engine.vocabulary import TagScore
 from core.errors import StoreError
 from core.learning.review import photo_tags
 from core.store import PhotoResult, Store
+from tests.store_sql import sql
 
 
 def _result(
@@ -51,8 +52,8 @@ def test_retagging_replaces_suggestions_without_duplicates(store):
     store.save_results([_result("/p/1.jpg", tags=(("bird", 0.9),))], run_id=run, backbone="b")
     pid = store.photo_id("/p/1.jpg")
     assert [s.tag for s in store.suggestions(pid)] == ["bird"]
-    assert store.db.execute("select count(*) from photos").fetchone()[0] == 1
-    assert store.db.execute("select count(*) from analyses").fetchone()[0] == 1
+    assert sql(store, "select count(*) from photos").fetchone()[0] == 1
+    assert sql(store, "select count(*) from analyses").fetchone()[0] == 1
 
 
 def test_pending_skips_unchanged_photos_only(store):
@@ -72,9 +73,7 @@ def test_analyses_from_another_view_are_done_again_and_not_learned_from(store):
     """A database from before the whole-photo view: its crop embeddings are stale."""
     run = store.start_run(backbone="b", device="cpu", runtime="x", total=2)
     store.save_results([_result("/p/1.jpg"), _result("/p/2.jpg")], run_id=run, backbone="b")
-    store.db.execute(
-        "update analyses set view = null where photo_id = ?", [store.photo_id("/p/1.jpg")]
-    )
+    sql(store, "update analyses set view = null where photo_id = ?", [store.photo_id("/p/1.jpg")])
     old, current = PhotoRef("/p/1.jpg", size=10, mtime=1), PhotoRef("/p/2.jpg", size=10, mtime=1)
     assert store.pending([old, current], backbone="b") == [old]
     ids, _ = store.embeddings(backbone="b")
@@ -166,4 +165,4 @@ def test_a_run_counts_its_stored_photos_batch_by_batch(store):
             for i in range(first, min(first + 3, 5))
         ]
         store.save_results(batch, run_id=run, backbone="b")
-        assert store.db["runs"].get(run)["done"] == min(first + 3, 5)
+        assert store.run(run)["done"] == min(first + 3, 5)
