@@ -37,7 +37,7 @@ from core import settings as core_settings
 from core.engine.backbones import list_backbones
 from core.engine.sources import PhotoRef
 from core.settings import Settings
-from core.store import Decision
+from core.store import Decision, PhotoState
 from desktop import people_view, tasks
 from desktop.arrange import GROUPS, SORTS, GridArranger, describe_info
 from desktop.bot_panel import BotBridge
@@ -396,10 +396,11 @@ class MainWindow(QMainWindow):
         self.sidebar.update_counts(states, self.model.tag_counts())
         self._update_grid_page()
         total = sum(states.values())
-        done = states["suggested"] + states["reviewed"]
-        text = f"{plural(total, 'photo')} · {done:,} tagged · {states['reviewed']:,} reviewed"
-        if states["failed"]:
-            text += f" · {states['failed']} failed"
+        reviewed, failed = states[PhotoState.REVIEWED], states[PhotoState.FAILED]
+        done = states[PhotoState.SUGGESTED] + reviewed
+        text = f"{plural(total, 'photo')} · {done:,} tagged · {reviewed:,} reviewed"
+        if failed:
+            text += f" · {failed} failed"
         self.run_status.counts_label.setText(text)
 
     def _show_backbone_notes(self, notes: list[tuple[str, str, str]]) -> None:
@@ -536,7 +537,7 @@ class MainWindow(QMainWindow):
 
     def retry_failed(self) -> None:
         """Tag the selected failed photos again, whether or not their file changed."""
-        refs = [i.ref for i in self.panel.items if i.state == "failed"]
+        refs = [i.ref for i in self.panel.items if i.state == PhotoState.FAILED]
         if not refs:
             return
         if self.inference is not None:
@@ -637,12 +638,12 @@ class MainWindow(QMainWindow):
         item = items[0]
         self._show_details()
         # Same photo, yet a fixed file now tagged (or a new version): the preview is made again.
-        version = (item.ref.size, item.ref.mtime, item.state == "failed")
+        version = (item.ref.size, item.ref.mtime, item.state == PhotoState.FAILED)
         if self._preview_uri != item.ref.uri or self._preview_version != version:
             self._preview_uri, self._preview_version = item.ref.uri, version
             small = self.model.thumbnail(item)
             self.panel.set_preview(small)
-            if item.state == "failed":
+            if item.state == PhotoState.FAILED:
                 self.panel.set_preview(None, "No preview: the file could not be read")
             else:
                 self.loader.request(item.ref, PREVIEW_SIZE)
