@@ -132,11 +132,3 @@ class FacesStore(StoreBase):
         ):
             counts[pid] = count
         return counts
-
-    def face_scan_count(self) -> int:
-        """How many photos were searched for faces (in some version)."""
-        return int(self._db["face_scans"].count)
-
-    def face_total(self) -> int:
-        """How many faces are stored, in every photo."""
-        return int(self._db["faces"].count)
