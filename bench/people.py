@@ -210,7 +210,6 @@ def recognition() -> dict:
     from core.engine.face_encoder import FaceEncoder, recognition_available
     from core.people.groups import MATCH_DISTANCE, group_faces
     from core.people.naming import groups, name_group, suggestions
-    from core.people.records import PeopleRecords
     from core.store import Store
 
     if not recognition_available():
@@ -224,14 +223,14 @@ def recognition() -> dict:
     test = _found_faces([p for p in labels if "/test/" in str(p)], detector, encoder)
     out: dict = {"threshold": MATCH_DISTANCE, "train_distances": train_distances(train, labels)}
     with Store(":memory:") as store:
-        records = PeopleRecords(store)
+        records = store.people
         _store_faces(store, train, encoder.version)
         group_faces(store)
         named: set[str] = set()
         uris = {str(p): p for p in labels}
         for group in groups(store):
             photos = [
-                uris[records.photo_uris([f.photo_id])[f.photo_id]]
+                uris[store.photo_uris([f.photo_id])[f.photo_id]]
                 for f in records.faces(person_id=group.id)
             ]
             person = Counter(n for p in photos for n in labels[p]).most_common(1)[0][0]
@@ -242,7 +241,7 @@ def recognition() -> dict:
         group_faces(store)
         given: dict[Path, list[tuple[str, float]]] = {}
         for s in suggestions(store):
-            photo = uris[records.photo_uris([s.photo_id])[s.photo_id]]
+            photo = uris[store.photo_uris([s.photo_id])[s.photo_id]]
             given.setdefault(photo, []).append((s.name or "", round(s.confidence, 3)))
     right = wrong = unnamed = 0
     per_photo = {}

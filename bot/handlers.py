@@ -40,6 +40,7 @@ from bot.service import PhotoService, TaggedPhoto
 from core.engine.faces import describe_people
 from core.engine.vocabulary import hashtag
 from core.errors import DecodeError, PhotoTaggerError
+from core.store import Decision, TagState
 
 log = logging.getLogger(__name__)
 
@@ -402,24 +403,24 @@ async def _typing(message: Message) -> None:
 # -- replies and votes ---------------------------------------------------------------------------
 
 
-def vote_data(photo_id: int, tag: str, action: str) -> str | None:
+def vote_data(photo_id: int, tag: str, action: Decision) -> str | None:
     """A button's callback data, or None where the tag is too long for Telegram's 64 bytes."""
     data = f"v:{action[0]}:{photo_id}:{tag}"
     return data if len(data.encode()) <= CALLBACK_LIMIT else None
 
 
-def parse_vote(data: str) -> tuple[int, str, str] | None:
+def parse_vote(data: str) -> tuple[int, str, Decision] | None:
     """(photo id, tag, action) from callback data, or None if it is not a vote of ours."""
     parts = data.split(":", 3)
     if len(parts) != 4 or parts[0] != "v" or parts[1] not in ("a", "r") or not parts[2].isdigit():
         return None
-    return int(parts[2]), parts[3], "accept" if parts[1] == "a" else "reject"
+    return int(parts[2]), parts[3], Decision.ACCEPT if parts[1] == "a" else Decision.REJECT
 
 
 def render_reply(
     photo_id: int,
     tags: list[str],
-    states: dict[str, str],
+    states: dict[str, TagState],
     prefs: ChatPrefs,
     *,
     people: int | None = None,
@@ -429,18 +430,19 @@ def render_reply(
     ``people`` (faces found) adds a line saying how many, never who.
     """
     style = prefs.hashtag_style
-    shown = [hashtag(t, style=style) for t in tags if states.get(t) not in ("rejected", "reject")]
+    shown = [hashtag(t, style=style) for t in tags if states.get(t) != TagState.REJECTED]
     text = " ".join(h for h in shown if h) or NO_TAGS
     if people:
         text += f"\n{describe_people(people)}"
     rows = []
     for tag in tags:
-        accept, reject = vote_data(photo_id, tag, "accept"), vote_data(photo_id, tag, "reject")
+        accept = vote_data(photo_id, tag, Decision.ACCEPT)
+        reject = vote_data(photo_id, tag, Decision.REJECT)
         if accept is None or reject is None:
             continue
         state = states.get(tag)
-        accepted = state in ("accepted", "added", "accept", "add")
-        rejected = state in ("rejected", "reject")
+        accepted = state is not None and state.confirmed
+        rejected = state == TagState.REJECTED
         rows.append(
             [
                 InlineKeyboardButton(
@@ -472,7 +474,7 @@ async def on_vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     people = await state.service.people(photo_id)
     text, markup = render_reply(photo_id, tags, states, prefs, people=people)
     await query.answer(
-        f"Saved: {hashtag(tag, style=prefs.hashtag_style)} {'👍' if action == 'accept' else '👎'}"
+        f"Saved: {hashtag(tag, style=prefs.hashtag_style)} {'👍' if action == Decision.ACCEPT else '👎'}"
     )
     try:
         await query.edit_message_text(text, reply_markup=markup)

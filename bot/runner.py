@@ -104,7 +104,7 @@ class _RingHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        self.runner._add_log_line(line)
+        self.runner._add_log_line(line)  # noqa: SLF001 (the runner owns this handler)
 
 
 class BotRunner:

@@ -24,7 +24,7 @@ from core.engine.faces import CONFIDENT_FACE
 from core.engine.imaging import decode_photo
 from core.engine.sources import PhotoRef
 from core.learning.review import PhotoTag, photo_tags
-from core.store import PhotoResult, Store
+from core.store import Decision, PhotoResult, Store, TagState
 
 if TYPE_CHECKING:
     from core.engine.pipeline import Tagger
@@ -96,7 +96,7 @@ class PhotoService:
         result = await loop.run_in_executor(self._infer_pool, self._infer, data, file_unique_id)
         return await loop.run_in_executor(self._store_pool, self._save, result, prefs)
 
-    async def vote(self, photo_id: int, tag: str, action: str) -> None:
+    async def vote(self, photo_id: int, tag: str, action: Decision) -> None:
         """Record one accept or reject, committed at once, as the desktop's review does."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._store_pool, self._record, photo_id, tag, action)
@@ -109,12 +109,17 @@ class PhotoService:
             lambda: self._open_store().face_count(photo_id, min_score=CONFIDENT_FACE),
         )
 
-    async def tag_states(self, photo_id: int) -> dict[str, str]:
-        """Each tag's latest decision on a photo (the reply is redrawn from the store's truth)."""
+    async def tag_states(self, photo_id: int) -> dict[str, TagState]:
+        """Each decided tag's state on a photo (the reply is redrawn from the store's truth).
+
+        Removed tags are left out: they are as if never decided.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
+        decisions = await loop.run_in_executor(
             self._store_pool, lambda: self._open_store().tag_states(photo_id)
         )
+        states = {tag: TagState.after(action) for tag, action in decisions.items()}
+        return {tag: state for tag, state in states.items() if state is not None}
 
     async def chat_prefs(self) -> dict[int, ChatPrefs]:
         """Every chat's stored /settings over the run's defaults (unknown keys are ignored)."""
@@ -215,17 +220,15 @@ class PhotoService:
             self._learned_ok = False
             log.warning("learned tags are off for this run: %s: %s", type(exc).__name__, exc)
 
-    def _record(self, photo_id: int, tag: str, action: str) -> None:
-        self._open_store().record_decision(photo_id, tag, action, origin="bot")  # type: ignore[arg-type]
+    def _record(self, photo_id: int, tag: str, action: Decision) -> None:
+        self._open_store().record_decision(photo_id, tag, action, origin="bot")
 
     def _close_store(self) -> None:
         store, self._store = self._store, None
         if store is None:
             return
         if self._run_id is not None:
-            done = store.db.execute(
-                "select count(*) from analyses where run_id = ?", [self._run_id]
-            ).fetchone()[0]
+            done = store.analysed_count(self._run_id)
             store.finish_run(self._run_id, status="finished", done=done, failed=0)
         store.close()
 

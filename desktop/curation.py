@@ -594,8 +594,8 @@ class CurationDialog(QDialog):
 
     def undo_rejects(self) -> None:
         """Take back the rejects marked last."""
-        decision_ids, self.reject_ids = self.reject_ids, []
-        if not decision_ids:
+        mark_ids, self.reject_ids = self.reject_ids, []
+        if not mark_ids:
             return
         from core.curation.curate import undo_marks
 
@@ -611,7 +611,7 @@ class CurationDialog(QDialog):
             self.tags_changed()
 
         self.db.submit(
-            partial(undo_marks, decision_ids=decision_ids),
+            partial(undo_marks, mark_ids=mark_ids),
             done,
             lambda exc: self.status.setText(f"The rejects were not undone: {exc}"),
         )

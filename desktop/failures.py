@@ -15,6 +15,7 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from core.store import PhotoState
 from desktop.models import PhotoItem
 
 DETAIL_SEPARATOR = " — "
@@ -76,7 +77,7 @@ class FailureBox(QFrame):
 
     def set_items(self, items: list[PhotoItem]) -> None:
         """Show the failed ones among ``items``; hidden when none failed."""
-        self.items = [i for i in items if i.state == "failed"]
+        self.items = [i for i in items if i.state == PhotoState.FAILED]
         if not self.items:
             self.hide()
             return

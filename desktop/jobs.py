@@ -76,7 +76,7 @@ class Job(QObject):
             fn, *args, **kwargs
         )
         # The worker's last word, after ``finished``: only then may the handle go.
-        self._worker.signals._finished.connect(self._on_worker_done)
+        self._worker.signals._finished.connect(self._on_worker_done)  # noqa: SLF001 (superqt has no public one)
         if inspect.isgeneratorfunction(fn):
             self._worker.yielded.connect(self._on_yielded)
         self._worker.returned.connect(self._on_returned)

@@ -37,6 +37,7 @@ from core import settings as core_settings
 from core.engine.backbones import list_backbones
 from core.engine.sources import PhotoRef
 from core.settings import Settings
+from core.store import Decision, PhotoState
 from desktop import people_view, tasks
 from desktop.arrange import GROUPS, SORTS, GridArranger, describe_info
 from desktop.bot_panel import BotBridge
@@ -71,6 +72,14 @@ from desktop.workers import (
 PREVIEW_SIZE = 720
 MAX_RECENT = 8
 UNDO_DEPTH = 200
+
+
+_DONE = {
+    Decision.ACCEPT: "Accepted",
+    Decision.REJECT: "Rejected",
+    Decision.ADD: "Added",
+    Decision.REMOVE: "Removed",
+}
 
 
 class MainWindow(QMainWindow):
@@ -171,8 +180,8 @@ class MainWindow(QMainWindow):
         self.filter_bar = FilterBar()
         self.filter_bar.clearRequested.connect(self.clear_filters)
         self.review_bar = TagReviewBar()
-        self.review_bar.acceptAll.connect(lambda: self.decide_reviewed("accept", every=True))
-        self.review_bar.rejectAll.connect(lambda: self.decide_reviewed("reject", every=True))
+        self.review_bar.acceptAll.connect(lambda: self.decide_reviewed(Decision.ACCEPT, every=True))
+        self.review_bar.rejectAll.connect(lambda: self.decide_reviewed(Decision.REJECT, every=True))
         self.review_bar.finished.connect(self.end_tag_review)
         self.empty_page = EmptyGridPage()
         self.empty_page.openRequested.connect(self.choose_folder)
@@ -245,8 +254,8 @@ class MainWindow(QMainWindow):
         # Only from the grid: Space and Enter keep their meaning in fields and buttons.
         self.view_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.grid.addAction(self.view_action)
-        self.accept_action = a("Accept Tag", "A", lambda: self.review_key("accept"))
-        self.reject_action = a("Reject Tag", "R", lambda: self.review_key("reject"))
+        self.accept_action = a("Accept Tag", "A", lambda: self.review_key(Decision.ACCEPT))
+        self.reject_action = a("Reject Tag", "R", lambda: self.review_key(Decision.REJECT))
         self.review_tag_action = a(
             "Review by Tag…",
             "Ctrl+Shift+R",
@@ -387,10 +396,11 @@ class MainWindow(QMainWindow):
         self.sidebar.update_counts(states, self.model.tag_counts())
         self._update_grid_page()
         total = sum(states.values())
-        done = states["suggested"] + states["reviewed"]
-        text = f"{plural(total, 'photo')} · {done:,} tagged · {states['reviewed']:,} reviewed"
-        if states["failed"]:
-            text += f" · {states['failed']} failed"
+        reviewed, failed = states[PhotoState.REVIEWED], states[PhotoState.FAILED]
+        done = states[PhotoState.SUGGESTED] + reviewed
+        text = f"{plural(total, 'photo')} · {done:,} tagged · {reviewed:,} reviewed"
+        if failed:
+            text += f" · {failed} failed"
         self.run_status.counts_label.setText(text)
 
     def _show_backbone_notes(self, notes: list[tuple[str, str, str]]) -> None:
@@ -527,7 +537,7 @@ class MainWindow(QMainWindow):
 
     def retry_failed(self) -> None:
         """Tag the selected failed photos again, whether or not their file changed."""
-        refs = [i.ref for i in self.panel.items if i.state == "failed"]
+        refs = [i.ref for i in self.panel.items if i.state == PhotoState.FAILED]
         if not refs:
             return
         if self.inference is not None:
@@ -628,12 +638,12 @@ class MainWindow(QMainWindow):
         item = items[0]
         self._show_details()
         # Same photo, yet a fixed file now tagged (or a new version): the preview is made again.
-        version = (item.ref.size, item.ref.mtime, item.state == "failed")
+        version = (item.ref.size, item.ref.mtime, item.state == PhotoState.FAILED)
         if self._preview_uri != item.ref.uri or self._preview_version != version:
             self._preview_uri, self._preview_version = item.ref.uri, version
             small = self.model.thumbnail(item)
             self.panel.set_preview(small)
-            if item.state == "failed":
+            if item.state == PhotoState.FAILED:
                 self.panel.set_preview(None, "No preview: the file could not be read")
             else:
                 self.loader.request(item.ref, PREVIEW_SIZE)
@@ -770,7 +780,7 @@ class MainWindow(QMainWindow):
         row = min(max((current.row() if current.isValid() else -1) + step, 0), count - 1)
         self.grid.setCurrentIndex(self.proxy.index(row, 0))
 
-    def decide(self, tag: str, action: str, items: list[PhotoItem] | None = None) -> None:
+    def decide(self, tag: str, action: Decision, items: list[PhotoItem] | None = None) -> None:
         """Record one decision on ``items`` (default: the selected photos), undoable."""
         chosen = self.panel.items if items is None else items
         photos = {i.ref.uri: i.photo_id for i in chosen if i.photo_id is not None}
@@ -784,10 +794,7 @@ class MainWindow(QMainWindow):
             del self.undo_stack[:-UNDO_DEPTH]
             self.undo_action.setEnabled(True)
             self._apply_updates(updates)
-            verb = {"accept": "Accepted", "reject": "Rejected", "add": "Added", "remove": "Removed"}
-            self.show_message(
-                f"{verb.get(action, action)} #{tag} on {plural(len(photos), 'photo')}"
-            )
+            self.show_message(f"{_DONE[Decision(action)]} #{tag} on {plural(len(photos), 'photo')}")
             if self.proxy.review_tag is not None:
                 self._after_review_decision()
             self.panel.set_completions(
@@ -809,11 +816,11 @@ class MainWindow(QMainWindow):
 
     # -- review by tag -----------------------------------------------------------------
 
-    def review_key(self, action: str) -> None:
+    def review_key(self, action: Decision) -> None:
         """A or R: the tag under review on the selected photos, else the panel's current tag."""
         if self.proxy.review_tag is not None:
             self.decide_reviewed(action)
-        elif action == "accept":
+        elif action == Decision.ACCEPT:
             self.panel.accept_current()
         else:
             self.panel.reject_current()
@@ -851,7 +858,7 @@ class MainWindow(QMainWindow):
         self.review_bar.hide()
         self.grid.setFocus()
 
-    def decide_reviewed(self, action: str, *, every: bool = False) -> None:
+    def decide_reviewed(self, action: Decision, *, every: bool = False) -> None:
         """Decide the tag under review on the selected photos, or on every photo shown."""
         tag = self.proxy.review_tag
         if tag is None:

@@ -83,10 +83,10 @@ def _to_qimage(image) -> QImage:
     return q.copy()  # own the pixels: ``data`` goes away
 
 
-def _crop(records, face) -> QImage | None:
+def _crop(store, face) -> QImage | None:
     from core.people.regions import face_crop
 
-    uri = records.photo_uris([face.photo_id]).get(face.photo_id)
+    uri = store.photo_uris([face.photo_id]).get(face.photo_id)
     try:
         return _to_qimage(face_crop(uri, face.box, size=CARD)) if uri else None
     except Exception as exc:  # a moved or unreadable photo: the card shows no face
@@ -99,18 +99,16 @@ def load_snapshot(db_path: Path, *, regroup: bool) -> PeopleSnapshot:
     from core.engine.face_encoder import NOT_INSTALLED, recognition_available
     from core.people.groups import group_faces
     from core.people.naming import groups
-    from core.people.records import PeopleRecords
     from core.store import Store
 
     with Store(db_path) as store:
         if regroup:
             group_faces(store)
         found = groups(store)
-        records = PeopleRecords(store)
+        records = store.people
         by_id = {f.id: f for f in records.faces()}
         crops = {
-            g.id: _crop(records, by_id[g.best_face]) if g.best_face in by_id else None
-            for g in found
+            g.id: _crop(store, by_id[g.best_face]) if g.best_face in by_id else None for g in found
         }
         names = sorted(p.name for p in records.persons() if p.name)
     note = None if recognition_available() else NOT_INSTALLED
@@ -119,15 +117,14 @@ def load_snapshot(db_path: Path, *, regroup: bool) -> PeopleSnapshot:
 
 def load_faces(db_path: Path, person_id: int) -> list[FaceCard]:
     """A group's faces with their crops, suggestions first (they wait for a yes or no)."""
-    from core.people.records import PeopleRecords
     from core.store import Store
 
     with Store(db_path) as store:
-        records = PeopleRecords(store)
+        records = store.people
         faces = records.faces(person_id=person_id)
-        uris = records.photo_uris(f.photo_id for f in faces)
+        uris = store.photo_uris(f.photo_id for f in faces)
         cards = [
-            FaceCard(f.id, uris.get(f.photo_id, ""), f.source, f.confidence, _crop(records, f))
+            FaceCard(f.id, uris.get(f.photo_id, ""), f.source, f.confidence, _crop(store, f))
             for f in faces
         ]
     order = {"suggested": 0, "grouped": 1, "confirmed": 2}
@@ -406,9 +403,8 @@ class PeopleView(QDialog):
 
 
 def _each(store, fn: Callable, faces: list[int], group: int) -> None:
-    from core.people.records import PeopleRecords
 
-    with PeopleRecords(store).writing():
+    with store.transaction():
         for face in faces:
             fn(store, face, group)
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine.vocabulary import hashtag
+from core.store import Decision, TagState
 from desktop.failures import FailureBox
 from desktop.grid import chip_width, paint_chip
 from desktop.models import PhotoItem
@@ -55,7 +56,7 @@ class TagEntry:
 
     tag: str
     score: float | None
-    state: str
+    state: TagState
     count: int = 1
     total: int = 1
     source: str = ""
@@ -76,14 +77,20 @@ def entries_for(items: list[PhotoItem]) -> list[TagEntry]:
     entries = []
     for tag, tags in grouped.items():
         states = {t.state for t in tags}
-        confirmed = states <= {"accepted", "added"}
-        state = "accepted" if confirmed else "rejected" if states == {"rejected"} else "suggested"
+        confirmed = all(s.confirmed for s in states)
+        state = (
+            TagState.ACCEPTED
+            if confirmed
+            else TagState.REJECTED
+            if states == {TagState.REJECTED}
+            else TagState.SUGGESTED
+        )
         scores = [t.score for t in tags if t.score is not None]
         score = sum(scores) / len(scores) if scores else None
         sources = {t.source for t in tags}
         source = sources.pop() if len(sources) == 1 else "mixed"
         entries.append(TagEntry(tag, score, state, len(tags), len(items), source))
-    order = {"accepted": 0, "suggested": 1, "rejected": 2}
+    order = {TagState.ACCEPTED: 0, TagState.SUGGESTED: 1, TagState.REJECTED: 2}
     return sorted(entries, key=lambda e: (order[e.state], -e.count, -(e.score or 0.0), e.tag))
 
 
@@ -418,7 +425,7 @@ class TagPanel(QWidget):
 
     # -- decisions ---------------------------------------------------------------
 
-    def _decide_current(self, action: str) -> None:
+    def _decide_current(self, action: Decision) -> None:
         entries = self.entries()
         row = self.tag_list.currentRow()
         if not self.items or not entries:
@@ -432,10 +439,10 @@ class TagPanel(QWidget):
         self.decisionRequested.emit(entry.tag, action)
 
     def accept_current(self) -> None:
-        self._decide_current("accept")
+        self._decide_current(Decision.ACCEPT)
 
     def reject_current(self) -> None:
-        self._decide_current("reject")
+        self._decide_current(Decision.REJECT)
 
     def remove_current(self) -> None:
         tag = self.current_tag()
@@ -443,7 +450,9 @@ class TagPanel(QWidget):
             return
         entry = self.entries()[self.tag_list.currentRow()]
         self._next_tag = None
-        self.decisionRequested.emit(tag, "remove" if entry.state != "suggested" else "reject")
+        self.decisionRequested.emit(
+            tag, Decision.REMOVE if entry.state != TagState.SUGGESTED else Decision.REJECT
+        )
 
     def focus_add(self) -> None:
         self.add_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -453,7 +462,7 @@ class TagPanel(QWidget):
         tag = text.strip().lstrip("#").strip()
         if tag and self.items:
             self._next_tag = tag
-            self.decisionRequested.emit(tag, "add")
+            self.decisionRequested.emit(tag, Decision.ADD)
 
     def _add_from_edit(self) -> None:
         self.add_tag(self.add_edit.text())

@@ -15,7 +15,7 @@ from core.engine.sources import PhotoRef, collect, iter_folder
 from core.export.export import export_rows, write_csv, write_json, write_keyword_files
 from core.export.metadata import KeywordReport
 from core.learning.review import photo_tags_many
-from core.store import Store
+from core.store import Decision, PhotoStatus, Store
 from desktop.workers import PhotoUpdate
 
 
@@ -40,20 +40,13 @@ def load_updates(
     """Status, failure reason and tags (rejected ones included) of the given photos."""
     ids = list(photo_ids.values())
     tags = photo_tags_many(store, ids, threshold=threshold, top_k=top_k, include_rejected=True)
-    rows = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        marks = ",".join("?" * len(chunk))
-        for pid, status, error in store.db.execute(
-            f"select id, status, error from photos where id in ({marks})", chunk
-        ):
-            rows[pid] = (status, error)
+    rows = {pid: (row.status, row.error) for pid, row in store.photos_by_id(ids).items()}
     rejects = rejected_photos(store)
     return [
         PhotoUpdate(
             uri,
             pid,
-            *rows.get(pid, ("new", None)),
+            *rows.get(pid, (PhotoStatus.NEW, None)),
             tuple(tags.get(pid, ())),
             rejected=pid in rejects,
         )
@@ -78,13 +71,13 @@ def decide(
     store: Store,
     photos: dict[str, int],
     tag: str,
-    action: str,
+    action: Decision,
     *,
     threshold: float,
     top_k: int,
 ) -> tuple[list[int], list[PhotoUpdate]]:
     """Record one decision for every photo (all or none) and return their new tags."""
-    decision_ids = store.record_decisions(photos.values(), tag, action, origin="gui")  # type: ignore[arg-type]
+    decision_ids = store.record_decisions(photos.values(), tag, action, origin="gui")
     return decision_ids, load_updates(store, photos, threshold=threshold, top_k=top_k)
 
 
@@ -96,9 +89,7 @@ def undo(
     threshold: float,
     top_k: int,
 ) -> list[PhotoUpdate]:
-    with store.db.atomic():
-        for decision_id in decision_ids:
-            store.undo_decision(decision_id)
+    store.undo_decisions(decision_ids)
     return load_updates(store, photos, threshold=threshold, top_k=top_k)
 
 

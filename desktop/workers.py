@@ -27,6 +27,7 @@ from PySide6.QtGui import QImage
 
 from core.engine.sources import PhotoRef
 from core.learning.review import PhotoTag
+from core.store import PhotoStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class PhotoUpdate:
 
     uri: str
     photo_id: int | None
-    status: str
+    status: PhotoStatus
     error: str | None
     tags: tuple[PhotoTag, ...]
     ref: PhotoRef | None = None  # the file as the run found it (new size or mtime: a new version)
@@ -240,7 +241,7 @@ def tag_in_background(
                     if pid is not None and r.ok
                     else []
                 )
-                status = "tagged" if r.ok else "failed"
+                status = PhotoStatus.TAGGED if r.ok else PhotoStatus.FAILED
                 updates.append(PhotoUpdate(r.ref.uri, pid, status, r.error, tuple(tags), r.ref))
             yield TaggingStep(progress=progress, updates=tuple(updates))
 

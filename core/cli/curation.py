@@ -236,7 +236,7 @@ def rate(photos, pick, stars, db_path) -> None:
     settings = _settings()
     with _open_store(settings, db_path) as store:
         rows = [store.find_photo(photo) for photo in photos]
-        with store.db.atomic():
+        with store.transaction():
             for row in rows:
                 if pick is not None:
                     record_pick(store, row.id, picked=pick == "pick", origin="cli")

@@ -380,18 +380,20 @@ def backbones() -> None:
 @handle_errors
 def decide(photo, accepts, rejects, adds, removes, db_path) -> None:
     """Record decisions on a photo's tags (by path, URL or id), for scripted review."""
+    from core.store import Decision
+
     settings = _settings()
     actions = (
-        [("accept", t) for t in accepts]
-        + [("reject", t) for t in rejects]
-        + [("add", t) for t in adds]
-        + [("remove", t) for t in removes]
+        [(Decision.ACCEPT, t) for t in accepts]
+        + [(Decision.REJECT, t) for t in rejects]
+        + [(Decision.ADD, t) for t in adds]
+        + [(Decision.REMOVE, t) for t in removes]
     )
     if not actions:
         raise click.UsageError("give at least one of --accept, --reject, --add, --remove")
     with _open_store(settings, db_path) as store:
         row = store.find_photo(photo)
-        with store.db.atomic():
+        with store.transaction():
             for action, tag in actions:
                 store.record_decision(row.id, tag, action, origin="cli")
         confirmed = store.confirmed_tags(row.id)

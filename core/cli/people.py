@@ -11,11 +11,11 @@ from core.cli import _open_store, _settings, cli, db_option, handle_errors
 
 def _group_id(store, text: str) -> int:
     """A group given by number or by name."""
-    from core.people.records import PeopleError, PeopleRecords
+    from core.store import PeopleError
 
     if text.strip().isdigit():
-        return PeopleRecords(store).person(int(text)).id
-    person = PeopleRecords(store).person_named(text.strip())
+        return store.people.person(int(text)).id
+    person = store.people.person_named(text.strip())
     if person is None:
         raise PeopleError(f"no group named {text!r}")
     return person.id
@@ -100,12 +100,10 @@ def merge_cmd(ctx: click.Context, source: str, target: str, db_path: Path | None
 @handle_errors
 def faces_cmd(ctx: click.Context, group: str, db_path: Path | None) -> None:
     """List GROUP's faces: face number, how it is there, the photo."""
-    from core.people.records import PeopleRecords
-
     with _open_store(_settings(), _db(ctx, db_path)) as store:
-        records = PeopleRecords(store)
+        records = store.people
         faces = records.faces(person_id=_group_id(store, group))
-        uris = records.photo_uris(f.photo_id for f in faces)
+        uris = store.photo_uris(f.photo_id for f in faces)
     for f in faces:
         confidence = f" {f.confidence:.2f}" if f.source == "suggested" and f.confidence else ""
         click.echo(f"{f.id:>6}  {f.source or '':<9}{confidence:<5}  {uris.get(f.photo_id, '')}")
@@ -118,11 +116,10 @@ def faces_cmd(ctx: click.Context, group: str, db_path: Path | None) -> None:
 def suggestions_cmd(ctx: click.Context, db_path: Path | None) -> None:
     """Faces with a suggested name and its confidence (confirm or reject them)."""
     from core.people.naming import suggestions
-    from core.people.records import PeopleRecords
 
     with _open_store(_settings(), _db(ctx, db_path)) as store:
         found = suggestions(store)
-        uris = PeopleRecords(store).photo_uris(s.photo_id for s in found)
+        uris = store.photo_uris(s.photo_id for s in found)
     if not found:
         click.echo("no suggestions")
     for s in found:
@@ -139,11 +136,10 @@ def suggestions_cmd(ctx: click.Context, db_path: Path | None) -> None:
 def confirm_cmd(ctx: click.Context, face: int, group: str | None, db_path: Path | None) -> None:
     """Yes to FACE's suggested name, or put FACE in GROUP."""
     from core.people.naming import confirm_face
-    from core.people.records import PeopleRecords
 
     with _open_store(_settings(), _db(ctx, db_path)) as store:
         person = confirm_face(store, face, _group_id(store, group) if group else None)
-        name = PeopleRecords(store).person(person).name
+        name = store.people.person(person).name
     click.echo(f"face {face} is {name or f'group {person}'}")
 
 

@@ -4,10 +4,10 @@ The work itself lives in :mod:`core.curation.dupes` (near-duplicates and bursts)
 :mod:`core.curation.groups` (visual groups) and :mod:`core.curation.highlights` (best-of); this
 module holds what they share with the store and the file system.
 
-Picks, "not this one" and star ratings are decisions like tag decisions, so
-they are committed at once, undone the same way and learned from. They are kept
-apart from tags by a reserved tag, :data:`CURATION_TAG`, with the actions
-``pick``, ``unpick`` and ``rate`` (the stars in the decision's ``value``).
+Picks, "not this one" and star ratings are marks on a photo, kept in a table of
+their own (not among tag decisions, so review and tag learning never count them):
+like decisions they are committed at once, undone the same way, and ``best``
+learns from them.
 """
 
 from __future__ import annotations
@@ -25,42 +25,26 @@ import numpy as np
 
 from core.errors import PhotoTaggerError
 from core.export.export import safe_cell
-from core.store import Store
-
-CURATION_TAG = "★"
-"""The tag column of curation decisions; no vocabulary or user tag is a lone star."""
+from core.store import Mark, Store
 
 LinkMode = Literal["copy", "link"]
 
 
 def record_pick(store: Store, photo_id: int, *, picked: bool = True, origin: str = "cli") -> int:
-    """Record that the user picked a photo (or said "not this one"); returns the decision id."""
-    return store.record_decision(
-        photo_id, CURATION_TAG, "pick" if picked else "unpick", origin=origin
-    )
+    """Record that the user picked a photo (or said "not this one"); returns the mark's id."""
+    return store.record_mark(photo_id, Mark.PICK if picked else Mark.UNPICK, origin=origin)
 
 
 def record_rating(store: Store, photo_id: int, *, stars: int, origin: str = "cli") -> int:
-    """Record a star rating, 1 to 5, or 0 to clear it; returns the decision id."""
+    """Record a star rating, 1 to 5, or 0 to clear it; returns the mark's id."""
     if not 0 <= stars <= 5:
         raise PhotoTaggerError(f"a rating is 0 to 5 stars, not {stars}")
-    return store.record_decision(photo_id, CURATION_TAG, "rate", origin=origin, value=float(stars))
+    return store.record_mark(photo_id, Mark.RATE, stars=stars, origin=origin)
 
 
 def curation_states(store: Store) -> dict[int, tuple[bool | None, int | None]]:
     """Each photo's latest pick state (True, False or None) and star rating (None if unrated)."""
-    states: dict[int, tuple[bool | None, int | None]] = {}
-    for photo_id, action, value in store.db.execute(
-        "select photo_id, action, value from decisions where tag = ? order by id",
-        [CURATION_TAG],
-    ):
-        pick, stars = states.get(photo_id, (None, None))
-        if action in ("pick", "unpick"):
-            pick = action == "pick"
-        elif action == "rate":
-            stars = int(value) if value else None
-        states[photo_id] = (pick, stars)
-    return states
+    return store.curation_states()
 
 
 def picked_photos(store: Store) -> set[int]:
@@ -90,20 +74,18 @@ def rejected_photos(store: Store) -> set[int]:
 
 
 def mark_rejects(store: Store, photo_ids: list[int], *, origin: str = "cli") -> list[int]:
-    """Mark photos as rejects, all or none; returns the decision ids (to undo them).
+    """Mark photos as rejects, all or none; returns the marks' ids (to undo them).
 
     A reject deletes nothing: it is a decision like a tag's, shown by a filter
     and taken back by :func:`undo_marks`.
     """
-    with store.db.atomic():
+    with store.transaction():
         return [record_pick(store, pid, picked=False, origin=origin) for pid in photo_ids]
 
 
-def undo_marks(store: Store, decision_ids: list[int]) -> None:
-    """Take back curation decisions (picks or rejects), all or none."""
-    with store.db.atomic():
-        for decision_id in decision_ids:
-            store.undo_decision(decision_id)
+def undo_marks(store: Store, mark_ids: list[int]) -> None:
+    """Take back marks (picks, rejects or ratings), all or none."""
+    store.undo_marks(mark_ids)
 
 
 def album_ids(store: Store, *, uri_prefix: str | None = None) -> list[int]:

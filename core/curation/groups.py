@@ -21,7 +21,7 @@ import numpy as np
 
 from core.curation.curate import album_embeddings
 from core.curation.dupes import components, link_pairs, normalise_rows
-from core.store import Store
+from core.store import Decision, Store
 
 MIN_GROUP_SIZE = 3
 """The automatic k keeps groups at least this large on average."""
@@ -298,12 +298,10 @@ def group_names(
 
 
 def _scores(store: Store, *, backbone: str) -> Iterable[tuple[int, str, float]]:
-    yield from store.db.execute(
-        "select photo_id, tag, score from suggestions where backbone = ?", [backbone]
-    )
+    yield from store.suggestion_scores(backbone=backbone)
     for pid, tags in store.all_tag_states().items():
         for tag, action in tags.items():
-            if action in ("accept", "add"):
+            if action.confirms:
                 yield pid, tag, 1.0
 
 
@@ -312,4 +310,4 @@ def name_group(
 ) -> list[int]:
     """Add ``tag`` to every photo of a group, as decisions (all or none); returns their ids."""
     ids = group.photo_ids if isinstance(group, PhotoGroup) else tuple(group)
-    return store.record_decisions(ids, tag, "add", origin=origin)
+    return store.record_decisions(ids, tag, Decision.ADD, origin=origin)

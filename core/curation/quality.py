@@ -216,11 +216,7 @@ def photo_qualities(
 def _cached(store: Store, ids: list[int]) -> tuple[dict[int, Quality], list[tuple]]:
     # The cache is keyed by the photo version the store last saw; a changed file is measured again.
     wanted = set(ids)
-    rows = store.db.execute(
-        "select p.id, p.uri, p.kind, p.size, p.mtime, q.size, q.mtime, q.dhash, q.sharpness,"
-        " q.exposure, q.noise, q.megapixels, q.jpeg_quality, q.error"
-        " from photos p left join photo_quality q on q.photo_id = p.id"
-    ).fetchall()
+    rows = store.quality_rows()
     cached: dict[int, Quality] = {}
     todo: list[tuple] = []
     for pid, uri, kind, size, mtime, qsize, qmtime, dh, sharp, expo, noise, mp, jq, error in rows:
@@ -246,24 +242,23 @@ def _measure_row(row: tuple) -> tuple[tuple, Quality | str | None]:
 
 
 def _save(store: Store, results: list[tuple[tuple, Quality | str]]) -> None:
-    with store.db.atomic():
-        for (pid, _, size, mtime), q in results:
-            ok = isinstance(q, Quality)
-            store.db["photo_quality"].upsert(
-                {
-                    "photo_id": pid,
-                    "size": size,
-                    "mtime": mtime,
-                    "dhash": q.dhash if ok else None,
-                    "sharpness": q.sharpness if ok else None,
-                    "exposure": q.exposure if ok else None,
-                    "noise": q.noise if ok else None,
-                    "megapixels": q.megapixels if ok else None,
-                    "jpeg_quality": q.jpeg_quality if ok else None,
-                    "error": None if ok else q,
-                },
-                pk="photo_id",
-            )
+    store.save_quality(_quality_row(pid, size, mtime, q) for (pid, _, size, mtime), q in results)
+
+
+def _quality_row(pid: int, size: int, mtime: int, q: Quality | str) -> dict[str, object]:
+    ok = isinstance(q, Quality)
+    return {
+        "photo_id": pid,
+        "size": size,
+        "mtime": mtime,
+        "dhash": q.dhash if ok else None,
+        "sharpness": q.sharpness if ok else None,
+        "exposure": q.exposure if ok else None,
+        "noise": q.noise if ok else None,
+        "megapixels": q.megapixels if ok else None,
+        "jpeg_quality": q.jpeg_quality if ok else None,
+        "error": None if ok else q,
+    }
 
 
 def technical_scores(qualities: list[Quality | None]) -> np.ndarray:

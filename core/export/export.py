@@ -34,12 +34,12 @@ from core.export.xmp import HIERARCHY, SUBJECT, TAGS_LIST, XmpError, get_list, p
 from core.learning.review import PhotoTag, photo_tags
 from core.people.naming import person_names
 from core.people.regions import PhotoPeople, people_in_photos, person_path
-from core.store import Store
+from core.store import Decision, Store
 
 Scope = Literal["confirmed", "suggested"]
 CSV_COLUMNS = ("location", "status", "hashtags", "tags", "error")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-RETRACTING = ("reject", "remove")
+RETRACTING = (Decision.REJECT, Decision.REMOVE)
 
 
 @dataclass(frozen=True)

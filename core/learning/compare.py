@@ -17,7 +17,7 @@ from core.errors import PhotoTaggerError
 from core.learning.learned import DISPLAY_THRESHOLD, backbone_scores
 from core.learning.learner import LearnResult, learn
 from core.learning.refine import evidence_from_states, similarity_floor
-from core.store import Store
+from core.store import Decision, Store
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def compare_backbones(
             summary = tag_photos(refs, tagger=tagger, store=store, device=device, cancel=cancel)
             ids, matrix = store.embeddings(backbone=spec.name)
             by_uri = {ref.uri: tags for ref, (_, tags) in zip(refs, labelled, strict=True)}
-            states = {pid: dict.fromkeys(by_uri[store.photo(pid).uri], "add") for pid in ids}
+            states = {pid: dict.fromkeys(by_uri[store.photo(pid).uri], Decision.ADD) for pid in ids}
             evidence = evidence_from_states(states, ids, matrix)
             baseline = backbone_scores(store, evidence.photo_ids, evidence.tags, backbone=spec.name)
         if progress is not None:

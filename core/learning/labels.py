@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.engine.sources import PhotoRef, file_ref
 from core.engine.vocabulary import normalise_tag
-from core.store import Store
+from core.store import Decision, Store
 
 TAG_SEPARATORS = re.compile(r"[;,|]")
 
@@ -98,7 +98,7 @@ def import_tags(
     photo keep that decision.
     """
     photos = decisions = skipped = 0
-    with store.db.atomic():
+    with store.transaction():
         for ref, tags in items:
             photo_id = store.ensure_photo(ref)
             states = store.tag_states(photo_id)
@@ -107,7 +107,7 @@ def import_tags(
                 if normalise_tag(tag) in states:
                     skipped += 1
                     continue
-                store.record_decision(photo_id, tag, "add", origin=origin)
+                store.record_decision(photo_id, tag, Decision.ADD, origin=origin)
                 decisions += 1
             if progress is not None:
                 progress(photos)

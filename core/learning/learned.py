@@ -45,11 +45,8 @@ def backbone_scores(
     col = {t: j for j, t in enumerate(tags)}
     row = {pid: i for i, pid in enumerate(ids)}
     out = np.zeros((len(ids), len(tags)), dtype=np.float32)
-    marks = ",".join("?" * len(LEARNED_SOURCES))
-    for pid, tag, score in store.db.execute(
-        "select photo_id, tag, score from suggestions where backbone = ?"
-        f" and source not in ({marks}, 'user')",
-        [backbone, *LEARNED_SOURCES],
+    for pid, tag, score in store.suggestion_scores(
+        backbone=backbone, excluding=(*LEARNED_SOURCES, "user")
     ):
         if pid in row and tag in col:
             i, j = row[pid], col[tag]
@@ -101,10 +98,13 @@ class LearnedScorer:
         columns = tuple(j for j, g in enumerate(v.gates) if g.kept)
         return cls(v, learner_of(store, v), columns)
 
-    def suggestions(
+    def score_embeddings(
         self, embeddings: np.ndarray, photo_ids: list[int] | None = None
     ) -> list[list[TagScore]]:
-        """Per photo, its learned suggestions (kept tags over their thresholds), best first."""
+        """Per photo's embedding, the learned suggestions (kept tags over their thresholds), best first.
+
+        Nothing is read from or written to the store: :func:`apply_learned` stores them.
+        """
         if not self.columns:
             return [[] for _ in range(len(embeddings))]
         scores = self.learner.scores(embeddings, query_ids=photo_ids)
@@ -155,11 +155,11 @@ def apply_learned(
             break
         chunk = ids[start : start + CHUNK]
         learned = (
-            scorer.suggestions(matrix[start : start + CHUNK], chunk)
+            scorer.score_embeddings(matrix[start : start + CHUNK], chunk)
             if scorer is not None
             else [[] for _ in chunk]
         )
-        with store.db.atomic():
+        with store.transaction():
             for pid, suggestions in zip(chunk, learned, strict=True):
                 decided = states.get(pid, {})
                 store.replace_suggestions(

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.engine.vocabulary import TagScore
-from core.store import Store
+from core.store import Decision, Store
 
-POSITIVE = ("accept", "add")
-NEGATIVE = ("reject", "remove")
+POSITIVE = (Decision.ACCEPT, Decision.ADD)
+NEGATIVE = (Decision.REJECT, Decision.REMOVE)
 
 DEFAULT_NEIGHBOURS = 20
 TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -96,7 +96,7 @@ class Evidence:
 
 
 def evidence_from_states(
-    states: dict[int, dict[str, str]],
+    states: dict[int, dict[str, Decision]],
     photo_ids: list[int],
     embeddings: np.ndarray,
     *,
@@ -129,9 +129,7 @@ def evidence_from_states(
 def collect_evidence(store: Store, *, backbone: str) -> Evidence:
     """The evidence in ``store`` for one backbone's embeddings."""
     ids, matrix = store.embeddings(backbone=backbone)
-    count, last = store.db.execute(
-        "select count(*), coalesce(max(id), 0) from decisions"
-    ).fetchone()
+    count, last = store.decision_stats()
     return evidence_from_states(
         store.all_tag_states(), ids, matrix, decisions=count, last_decision_id=last
     )

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from core.engine.vocabulary import TagScore, best_scores, rank
-from core.store import Store
+from core.store import Decision, PhotoState, PhotoStatus, Store, TagState
 
-TagState = Literal["suggested", "accepted", "added", "rejected"]
-PhotoState = Literal["untagged", "suggested", "reviewed", "failed"]
-PHOTO_STATES: tuple[PhotoState, ...] = ("untagged", "suggested", "reviewed", "failed")
+PHOTO_STATES: tuple[PhotoState, ...] = tuple(PhotoState)
 
 
 @dataclass(frozen=True)
@@ -27,9 +24,12 @@ class PhotoTag:
     state: TagState
     low_confidence: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", TagState(self.state))
+
     @property
     def confirmed(self) -> bool:
-        return self.state in ("accepted", "added")
+        return self.state.confirmed
 
 
 def photo_tags(
@@ -65,7 +65,7 @@ def photo_tags_many(
     include_rejected: bool = False,
 ) -> dict[int, list[PhotoTag]]:
     """:func:`photo_tags` for many photos at once, in a few queries instead of two per photo."""
-    suggestions = store.suggestions_for(photo_ids, backbone=backbone)
+    suggestions = store.suggestions_by_photo(photo_ids, backbone=backbone)
     states = store.all_tag_states()
     return {
         pid: merge_tags(
@@ -81,7 +81,7 @@ def photo_tags_many(
 
 def merge_tags(
     suggestions: list[TagScore],
-    states: dict[str, str],
+    states: dict[str, Decision],
     *,
     threshold: float,
     top_k: int,
@@ -99,15 +99,15 @@ def merge_tags(
         scored = best.get(tag)
         score = scored.score if scored else None
         source = scored.source if scored else "user"
-        if action == "accept":
-            confirmed.append(PhotoTag(tag, score, source, "accepted"))
-        elif action == "add":
-            confirmed.append(PhotoTag(tag, score, "user", "added"))
-        elif action == "reject":
-            rejected.append(PhotoTag(tag, score, source, "rejected"))
+        if action == Decision.ACCEPT:
+            confirmed.append(PhotoTag(tag, score, source, TagState.ACCEPTED))
+        elif action == Decision.ADD:
+            confirmed.append(PhotoTag(tag, score, "user", TagState.ADDED))
+        elif action == Decision.REJECT:
+            rejected.append(PhotoTag(tag, score, source, TagState.REJECTED))
     decided = set(states)
     open_ = [
-        PhotoTag(s.tag, s.score, s.source, "suggested", s.low_confidence)
+        PhotoTag(s.tag, s.score, s.source, TagState.SUGGESTED, s.low_confidence)
         for s in rank(
             [s for s in suggestions if s.tag not in decided],
             threshold=threshold,
@@ -121,10 +121,12 @@ def merge_tags(
 
 def open_suggestions(tags: list[PhotoTag] | tuple[PhotoTag, ...]) -> list[PhotoTag]:
     """Suggestions still waiting for a decision (low-confidence guesses are not suggestions)."""
-    return [t for t in tags if t.state == "suggested" and not t.low_confidence]
+    return [t for t in tags if t.state == TagState.SUGGESTED and not t.low_confidence]
 
 
-def photo_state(status: str, tags: list[PhotoTag] | tuple[PhotoTag, ...]) -> PhotoState:
+def photo_state(
+    status: PhotoStatus | str, tags: list[PhotoTag] | tuple[PhotoTag, ...]
+) -> PhotoState:
     """Where a photo stands in review.
 
     ``failed``: the file could not be read. ``suggested``: a suggestion is still
@@ -136,10 +138,10 @@ def photo_state(status: str, tags: list[PhotoTag] | tuple[PhotoTag, ...]) -> Pho
         status: The photo's status in the store (``new``, ``tagged``, ``failed``).
         tags: Its tags as :func:`merge_tags` lists them.
     """
-    if status == "failed":
-        return "failed"
+    if status == PhotoStatus.FAILED:
+        return PhotoState.FAILED
     if open_suggestions(tags):
-        return "suggested"
-    if any(t.state != "suggested" for t in tags):
-        return "reviewed"
-    return "suggested" if status == "tagged" else "untagged"
+        return PhotoState.SUGGESTED
+    if any(t.state != TagState.SUGGESTED for t in tags):
+        return PhotoState.REVIEWED
+    return PhotoState.SUGGESTED if status == PhotoStatus.TAGGED else PhotoState.UNTAGGED

@@ -112,9 +112,7 @@ def save_version(store: Store, result: LearnResult, *, backbone: str) -> Learned
         "gates": json.dumps([asdict(g) for g in result.gates]),
         "evidence": pack_arrays(evidence),
     }
-    with store.db.atomic():
-        row_id = store.db["heads"].insert(row).last_pk
-    return version(store, row_id)
+    return version(store, store.save_head(row))
 
 
 def _from_row(row: dict) -> LearnedVersion:
@@ -147,32 +145,22 @@ def _from_row(row: dict) -> LearnedVersion:
 
 def version(store: Store, version_id: int) -> LearnedVersion:
     """One stored version by id."""
-    return _from_row(store.db["heads"].get(version_id))
+    return _from_row(store.head(version_id))
 
 
 def list_versions(store: Store, *, backbone: str | None = None) -> list[LearnedVersion]:
     """Every learned version (retired heads left out), newest first."""
-    where = "gates is not null" + (" and backbone = ?" if backbone else "")
-    rows = store.db["heads"].rows_where(where, [backbone] if backbone else [], order_by="id desc")
-    return [_from_row(r) for r in rows]
+    return [_from_row(r) for r in store.heads(backbone=backbone)]
 
 
 def current_version(store: Store, *, backbone: str) -> LearnedVersion | None:
     """The newest kept version for ``backbone`` on the current views version, if any."""
-    rows = list(
-        store.db["heads"].rows_where(
-            "backbone = ? and view = ? and status = 'kept' and gates is not null",
-            [backbone, VIEWS_VERSION],
-            order_by="id desc",
-            limit=1,
-        )
-    )
-    return _from_row(rows[0]) if rows else None
+    row = store.current_head(backbone=backbone, view=VIEWS_VERSION)
+    return _from_row(row) if row else None
 
 
 def set_status(store: Store, version_id: int, status: VersionStatus) -> None:
-    with store.db.atomic():
-        store.db["heads"].update(version_id, {"status": status})
+    store.set_head_status(version_id, status)
 
 
 def learner_of(store: Store, v: LearnedVersion) -> Learner:

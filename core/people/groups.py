@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.people.records import FaceRow, PeopleRecords
-from core.store import Store
+from core.store import FaceRow, PeopleRecords, Store
 
 MATCH_DISTANCE = 0.5
 """Largest Euclidean distance between two faces of one person, chosen on the faces set's
@@ -166,8 +165,8 @@ def group_faces(store: Store, *, threshold: float = MATCH_DISTANCE) -> GroupingS
 
     One transaction: the groups are never seen half done.
     """
-    records = PeopleRecords(store)
-    with records.writing():
+    records = store.people
+    with store.transaction():
         faces = records.faces(embedded_only=True)
         rejections = records.rejections()
         confirmed = [f for f in faces if f.source == "confirmed" and f.person_id is not None]
@@ -185,11 +184,8 @@ def group_faces(store: Store, *, threshold: float = MATCH_DISTANCE) -> GroupingS
                 free.append(face)
         updates += _group_free(records, free, rejections, confirmed, threshold)
         records.assign_many(updates)  # type: ignore[arg-type]
-        _drop_empty_unnamed(records)
-        groups = store.db.execute(
-            "select count(*) from persons where name is null and id in"
-            " (select person_id from faces where person_id is not null)"
-        ).fetchone()[0]
+        records.drop_empty_unnamed()
+        groups = records.unnamed_group_count()
     suggested = sum(1 for u in updates if u[2] == "suggested")
     return GroupingSummary(len(faces), suggested, len(free), int(groups))
 
@@ -230,13 +226,3 @@ def _group_free(
             else:
                 updates.append((face.id, person, "grouped", None))
     return updates
-
-
-def _drop_empty_unnamed(records: PeopleRecords) -> None:
-    # A rejection from a group that is gone means nothing any more; its id may be reused.
-    empty = (
-        "select id from persons where name is null and id not in"
-        " (select person_id from faces where person_id is not null)"
-    )
-    records.db.execute(f"delete from face_rejections where person_id in ({empty})")
-    records.db.execute(f"delete from persons where id in ({empty})")

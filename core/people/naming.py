@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.engine.vocabulary import normalise_tag
-from core.people.records import FaceRow, PeopleError, PeopleRecords
-from core.store import Store
+from core.store import Decision, FaceRow, PeopleError, PeopleRecords, Store
 
 FACE_ORIGIN = "face"
 """The origin of the tag decisions naming makes."""
@@ -71,7 +70,7 @@ def clean_name(name: str) -> str:
 
 def groups(store: Store) -> list[GroupInfo]:
     """Every group with faces (and every named person), named first, then by size."""
-    records = PeopleRecords(store)
+    records = store.people
     by_person: dict[int, list[FaceRow]] = {}
     for face in records.faces():
         if face.person_id is not None:
@@ -102,7 +101,7 @@ def groups(store: Store) -> list[GroupInfo]:
 
 def suggestions(store: Store) -> list[Suggestion]:
     """Faces with a suggested name, most confident first."""
-    records = PeopleRecords(store)
+    records = store.people
     names = {p.id: p.name for p in records.persons()}
     found = [
         Suggestion(f.id, f.photo_id, f.person_id, names.get(f.person_id), f.confidence or 0.0)
@@ -114,31 +113,23 @@ def suggestions(store: Store) -> list[Suggestion]:
 
 def person_names(store: Store) -> frozenset[str]:
     """The names given to people (their tags)."""
-    return frozenset(p.name for p in PeopleRecords(store).persons() if p.name)
-
-
-def _latest(store: Store, photo_id: int, tag: str) -> tuple[str, str] | None:
-    row = store.db.execute(
-        "select action, origin from decisions where photo_id = ? and tag = ? order by id desc limit 1",
-        [photo_id, tag],
-    ).fetchone()
-    return (row[0], row[1]) if row else None
+    return frozenset(p.name for p in store.people.persons() if p.name)
 
 
 def _tag_photos(store: Store, photo_ids: Iterable[int], name: str) -> None:
     """Give ``name`` to the photos that do not carry it yet."""
     for pid in sorted(set(photo_ids)):
-        latest = _latest(store, pid, name)
-        if latest is None or latest[0] not in ("add", "accept"):
-            store.record_decision(pid, name, "add", origin=FACE_ORIGIN)
+        latest = store.latest_decision(pid, name)
+        if latest is None or not latest[0].confirms:
+            store.record_decision(pid, name, Decision.ADD, origin=FACE_ORIGIN)
 
 
 def _untag_photos(store: Store, photo_ids: Iterable[int], name: str) -> None:
     """Take ``name`` off the photos where naming put it (not where the user did)."""
     for pid in sorted(set(photo_ids)):
-        latest = _latest(store, pid, name)
-        if latest is not None and latest[0] == "add" and latest[1] == FACE_ORIGIN:
-            store.record_decision(pid, name, "remove", origin=FACE_ORIGIN)
+        latest = store.latest_decision(pid, name)
+        if latest is not None and latest[0] == Decision.ADD and latest[1] == FACE_ORIGIN:
+            store.record_decision(pid, name, Decision.REMOVE, origin=FACE_ORIGIN)
 
 
 def _confirmed_photos(records: PeopleRecords, person_id: int) -> set[int]:
@@ -154,8 +145,8 @@ def name_group(store: Store, person_id: int, name: str) -> int:
         The id of the person now carrying the name.
     """
     name = clean_name(name)
-    records = PeopleRecords(store)
-    with records.writing():
+    records = store.people
+    with store.transaction():
         person = records.person(person_id)
         other = records.person_named(name)
         if other is not None and other.id != person.id:
@@ -178,8 +169,8 @@ def merge_groups(store: Store, source: int, target: int) -> int:
     """
     if source == target:
         raise PeopleError("a group cannot be merged with itself")
-    records = PeopleRecords(store)
-    with records.writing():
+    records = store.people
+    with store.transaction():
         src, dst = records.person(source), records.person(target)
         faces = records.faces(person_id=src.id)
         pending = [f for f in faces if f.source == "suggested"]
@@ -205,8 +196,8 @@ def confirm_face(store: Store, face_id: int, person_id: int | None = None) -> in
     Returns:
         The person the face now belongs to.
     """
-    records = PeopleRecords(store)
-    with records.writing():
+    records = store.people
+    with store.transaction():
         face = records.face(face_id)
         target = person_id if person_id is not None else face.person_id
         if target is None:
@@ -214,9 +205,7 @@ def confirm_face(store: Store, face_id: int, person_id: int | None = None) -> in
         person = records.person(target)
         if face.person_id is not None and face.person_id != target:
             _leave(store, records, face, face.person_id)
-        records.db.execute(
-            "delete from face_rejections where face_id = ? and person_id = ?", [face.id, target]
-        )
+        records.unreject(face.id, target)
         records.assign([face.id], target, "confirmed", 1.0)
         if person.name:
             _tag_photos(store, [face.photo_id], person.name)
@@ -230,8 +219,8 @@ def reject_face(store: Store, face_id: int, person_id: int | None = None) -> Non
         face_id: The face.
         person_id: The person it is not (default: the one it is in now).
     """
-    records = PeopleRecords(store)
-    with records.writing():
+    records = store.people
+    with store.transaction():
         face = records.face(face_id)
         target = person_id if person_id is not None else face.person_id
         if target is None:
@@ -262,6 +251,6 @@ def forget_people(store: Store) -> int:
 
     Tags already given to photos are the user's decisions and stay.
     """
-    records = PeopleRecords(store)
-    with records.writing():
+    records = store.people
+    with store.transaction():
         return records.forget()

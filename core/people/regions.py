@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from core.export.xmp import FaceRegion
 from core.people.naming import PEOPLE_KEYWORD
-from core.people.records import PeopleRecords
 from core.store import Store
 
 
@@ -31,7 +30,7 @@ def person_path(name: str) -> tuple[str, ...]:
 
 def people_in_photos(store: Store, uris: Iterable[str]) -> dict[str, PhotoPeople]:
     """For each photo (by location), its confirmed named faces; photos without any are left out."""
-    records = PeopleRecords(store)
+    records = store.people
     names = {p.id: p.name for p in records.persons() if p.name}
     wanted = {uri: store.photo_id(uri) for uri in uris}
     ids = {pid for pid in wanted.values() if pid is not None}
@@ -40,7 +39,7 @@ def people_in_photos(store: Store, uris: Iterable[str]) -> dict[str, PhotoPeople
         if face.photo_id in ids and face.source == "confirmed" and face.person_id in names:
             region = FaceRegion.from_box(names[face.person_id], face.box)  # type: ignore[arg-type]
             regions.setdefault(face.photo_id, []).append(region)
-    sizes = records.photo_sizes(regions)
+    sizes = store.photo_sizes(regions)
     out = {}
     for uri, pid in wanted.items():
         if pid in regions:
@@ -64,7 +63,7 @@ def named_faces(store: Store, uri: str) -> list[NamedFace]:
     pid = store.photo_id(uri)
     if pid is None:
         return []
-    records = PeopleRecords(store)
+    records = store.people
     names = {p.id: p.name for p in records.persons() if p.name}
     out = []
     for face in records.faces():

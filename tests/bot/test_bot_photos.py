@@ -29,6 +29,7 @@ from core.store import Store
 from tests.bot.conftest import CHAT, STRANGER, USER
 from tests.bot.fake_telegram import FakeBotApi
 from tests.conftest import shared
+from tests.store_sql import sql
 
 
 def photo_bytes(name: str) -> bytes:
@@ -59,9 +60,10 @@ def eventually(check, timeout: float = 10) -> bool:
 
 def decisions(runner) -> list[tuple]:
     with Store(runner._database) as store:
-        return store.db.execute(
+        return sql(
+            store,
             "select p.uri, d.tag, d.action, d.origin from decisions d"
-            " join photos p on p.id = d.photo_id order by d.id"
+            " join photos p on p.id = d.photo_id order by d.id",
         ).fetchall()
 
 

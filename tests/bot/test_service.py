@@ -240,3 +240,21 @@ def test_signals_stop_phototagger_bot_within_3_s(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_reply_reads_one_tag_state_vocabulary() -> None:
+    from bot.config import ChatPrefs
+    from bot.handlers import parse_vote, render_reply, vote_data
+    from core.store import Decision, TagState
+
+    states = {"dog": TagState.ACCEPTED, "cat": TagState.REJECTED, "red fox": TagState.ADDED}
+    text, markup = render_reply(
+        7, ["dog", "cat", "red fox", "owl"], states, ChatPrefs(8, 0.2, "joined")
+    )
+    assert text.split() == ["#dog", "#redfox", "#owl"]
+    buttons = [[b.text for b in row] for row in markup.inline_keyboard]
+    assert [row[0].startswith("✅") for row in buttons] == [True, False, True, False]
+    assert [row[1] for row in buttons] == ["👎", "❌", "👎", "👎"]
+    assert parse_vote(vote_data(7, "dog", Decision.REJECT)) == (7, "dog", Decision.REJECT)
+    assert TagState.after(Decision.ACCEPT) is TagState.ACCEPTED
+    assert TagState.after(Decision.REMOVE) is None

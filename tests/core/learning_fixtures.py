@@ -31,7 +31,7 @@ def coco_db(tagger, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("coco-db") / "coco.db"
     with Store(path) as store:
         tag_photos([file_ref(Path(p)) for p in coco_labels()], tagger=tagger, store=store)
-        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.checkpoint()
     return path
 
 

@@ -10,6 +10,7 @@ import sys
 
 from core.store import Store
 from tests.conftest import ROOT, shared
+from tests.store_sql import sql
 
 
 def run(*args: str, check_code: int | None = 0) -> subprocess.CompletedProcess:
@@ -123,7 +124,7 @@ def test_decide_is_recorded_with_cli_origin(tmp_path, tagger):
     run("tag", str(photo), "--db", str(db))
     run("decide", str(photo), "--reject", "dog", "--db", str(db))
     with Store(db) as store:
-        assert store.db.execute("select tag, action, origin from decisions").fetchall() == [
+        assert sql(store, "select tag, action, origin from decisions").fetchall() == [
             ("dog", "reject", "cli")
         ]
 

@@ -19,6 +19,7 @@ from core.engine.pipeline import Progress, Tagger, tag_photos
 from core.engine.sources import iter_folder
 from core.store import Store
 from tests.conftest import ROOT, shared
+from tests.store_sql import sql
 
 # Runs with Ray made unimportable, as on an installation without the [cluster] extra.
 WITHOUT_RAY = """
@@ -111,12 +112,11 @@ def _runner(tmp_path_factory, workers: int = 1) -> RayRunner:
 
 
 def _face_embeddings(store: Store) -> dict[tuple[str, tuple[float, ...]], np.ndarray | None]:
-    from core.people.records import PeopleRecords
 
     uris = {row.id: Path(row.uri).name for row in store.photos()}
     return {
         (uris[f.photo_id], tuple(round(x, 3) for x in f.box)): f.embedding
-        for f in PeopleRecords(store).faces()
+        for f in store.people.faces()
     }
 
 
@@ -215,13 +215,14 @@ def test_a_killed_ray_worker_loses_no_photo_and_stores_none_twice(
             killer.join()
         assert killed, "the inference worker was not found"
         assert (summary.tagged, summary.failed) == (PHOTOS, 1)
-        rows = store.db.execute(
+        rows = sql(
+            store,
             "select count(*), count(distinct photo_id) from analyses where run_id = ?",
             [summary.run_id],
         ).fetchone()
         assert rows == (PHOTOS + 1, PHOTOS + 1)
-        assert store.db.execute("select count(*) from photos").fetchone()[0] == PHOTOS + 1
-        run = store.db["runs"].get(summary.run_id)
+        assert sql(store, "select count(*) from photos").fetchone()[0] == PHOTOS + 1
+        run = store.run(summary.run_id)
         assert (run["status"], run["done"], run["failed"]) == ("finished", PHOTOS + 1, 1)
 
 
@@ -242,7 +243,7 @@ def test_cancel_on_ray_stops_between_batches_and_a_rerun_finishes(
             runner=_runner(tmp_path_factory),
         )
         assert first.cancelled
-        stored = store.db.execute("select count(*) from analyses").fetchone()[0]
+        stored = sql(store, "select count(*) from analyses").fetchone()[0]
         assert 0 < stored < PHOTOS + 1
         assert first.tagged + first.failed == stored  # whole batches only
         rest = tag_photos(
@@ -275,7 +276,7 @@ def test_the_tag_command_runs_on_ray_and_stores_like_a_local_run(local_ray, albu
     assert "on Ray (1 x cpu)" in result.output
     assert "broken.jpg: not an image file" in result.output
     with Store(db) as store:
-        run = next(store.db["runs"].rows)
+        run = store.runs()[0]
         assert (run["device"], run["status"], run["done"]) == ("ray:cpu", "finished", PHOTOS + 1)
     assert len((tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()) == PHOTOS + 2
 

@@ -16,7 +16,6 @@ from PIL import Image, ImageFilter
 
 import core.curation.quality
 from core.curation.curate import (
-    CURATION_TAG,
     curation_states,
     picked_photos,
     place_photos,
@@ -33,6 +32,7 @@ from core.engine.sources import collect
 from core.store import Store
 from tests.conftest import ROOT, shared
 from tests.core.synthetic_copies import EDITS, write_copies
+from tests.store_sql import sql
 
 BACKBONE = "efficientnet-lite0"
 ANIMALS = {"dog", "cat", "bird", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
@@ -109,7 +109,7 @@ def test_qualities_are_cached_per_photo_version(album_store, monkeypatch):
     monkeypatch.setattr(core.curation.quality, "measure_photo", counting)
     assert photo_qualities(album_store, ids) == first
     assert decoded == []
-    album_store.db.execute("update photos set mtime = mtime + 1 where id = ?", [ids[0]])
+    sql(album_store, "update photos set mtime = mtime + 1 where id = ?", [ids[0]])
     assert photo_qualities(album_store, ids) == first
     assert decoded == [ids[0]]  # a changed file is measured again, and only it
 
@@ -235,7 +235,7 @@ def test_picks_move_the_ranking_towards_what_the_user_likes_on_held_out_photos(a
     assert auc_after >= auc_before + 0.15
 
 
-def test_ratings_and_picks_are_decisions_apart_from_tags(album_store):
+def test_ratings_and_picks_are_marks_apart_from_tags(album_store):
     pid = next(album_store.photos()).id
     record_pick(album_store, pid)
     record_rating(album_store, pid, stars=2)
@@ -243,10 +243,11 @@ def test_ratings_and_picks_are_decisions_apart_from_tags(album_store):
     assert preference_labels(album_store)[pid] == pytest.approx((1.0 + 0.25) / 2)
     last = record_pick(album_store, pid, picked=False)
     assert curation_states(album_store)[pid] == (False, 2)
-    album_store.undo_decision(last)
+    album_store.undo_marks([last])
     assert curation_states(album_store)[pid] == (True, 2)
     assert album_store.confirmed_tags(pid) == []
-    assert CURATION_TAG not in dict(album_store.user_tags())
+    assert "★" not in dict(album_store.user_tags())
+    assert album_store.tag_states(pid) == {}
     with pytest.raises(Exception, match="0 to 5"):
         record_rating(album_store, pid, stars=6)
 

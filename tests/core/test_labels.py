@@ -7,6 +7,7 @@ import shutil
 from core.engine.sources import collect
 from core.export.metadata import KeywordChange, write_keywords
 from core.learning.labels import import_csv, import_keywords, parse_tags, read_labels_csv
+from tests.store_sql import sql
 
 
 def test_parse_tags_tidies_cells():
@@ -32,7 +33,7 @@ def test_import_csv_records_adds_keeps_decisions_and_lists_missing(store, coco_d
     assert store.tag_states(first) == {"dog": "reject", "grandma": "add", "paris2024": "add"}
     second = store.photo_id(str(local))
     assert store.confirmed_tags(second) == ["beach", "sunset"]
-    origins = {r[0] for r in store.db.execute("select origin from decisions where action = 'add'")}
+    origins = {r[0] for r in sql(store, "select origin from decisions where action = 'add'")}
     assert origins == {"import-csv"}
 
 

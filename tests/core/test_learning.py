@@ -16,6 +16,7 @@ from core.learning.metrics import mean_average_precision
 from core.learning.refine import collect_evidence
 from core.learning.versions import current_version, learner_of, list_versions
 from tests.core.learning_fixtures import coco_db, coco_labels, coco_store  # noqa: F401
+from tests.store_sql import sql
 
 BACKBONE = "efficientnet-lite0"
 FOOD = {"pizza", "sandwich", "cake", "donut", "broccoli", "hot dog", "banana", "orange"}
@@ -113,8 +114,9 @@ def test_discarding_restores_the_suggestions_from_before_exactly(coco_store):
 
     def snapshot():
         return sorted(
-            coco_store.db.execute(
-                "select photo_id, backbone, tag, round(score, 6), source from suggestions"
+            sql(
+                coco_store,
+                "select photo_id, backbone, tag, round(score, 6), source from suggestions",
             ).fetchall()
         )
 

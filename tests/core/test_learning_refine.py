@@ -18,6 +18,7 @@ from core.learning.refine import (
 )
 from core.learning.review import photo_tags
 from tests.core.learning_fixtures import coco_db, coco_labels, coco_store  # noqa: F401
+from tests.store_sql import sql
 
 BACKBONE = "efficientnet-lite0"
 
@@ -72,7 +73,7 @@ def test_two_hand_tagged_photos_do_not_spread_to_unrelated_photos(coco_store):
     assert not {"café", "Größe"} & set(version.kept_tags)
     apply_learned(coco_store, backbone=BACKBONE)
     suggested = {
-        row[0] for row in coco_store.db.execute("select tag from suggestions where source = 'head'")
+        row[0] for row in sql(coco_store, "select tag from suggestions where source = 'head'")
     }
     assert not {"café", "Größe"} & suggested
 

@@ -28,8 +28,8 @@ from core.people.naming import (
     reject_face,
     suggestions,
 )
-from core.people.records import PeopleError, PeopleRecords
-from core.store import PhotoResult
+from core.store import PeopleError, PhotoResult
+from tests.store_sql import sql
 
 
 def synthetic_people(
@@ -120,14 +120,12 @@ def album(store):
 
 
 def _face_of(store, photo_id: int, index: int = 0) -> int:
-    rows = store.db.execute(
-        "select id from faces where photo_id = ? order by id", [photo_id]
-    ).fetchall()
+    rows = sql(store, "select id from faces where photo_id = ? order by id", [photo_id]).fetchall()
     return rows[index][0]
 
 
 def _person_of(store, face_id: int) -> tuple[int | None, str | None]:
-    row = store.db.execute("select person_id, source from faces where id = ?", [face_id]).fetchone()
+    row = sql(store, "select person_id, source from faces where id = ?", [face_id]).fetchone()
     return row[0], row[1]
 
 
@@ -150,7 +148,7 @@ def test_naming_a_group_tags_its_photos_and_new_faces_get_it_suggested(store, al
     for key in ("a0", "a1", "a2", "ab"):
         assert store.tag_states(album[key]).get("Anna") == "add"
     assert "Anna" not in store.tag_states(album["b0"])
-    origin = store.db.execute("select distinct origin from decisions where tag = 'Anna'").fetchall()
+    origin = sql(store, "select distinct origin from decisions where tag = 'Anna'").fetchall()
     assert origin == [(FACE_ORIGIN,)]
     # name b, then a new photo of c stays unnamed, and another of a is suggested as Anna
     b_group = _person_of(store, _face_of(store, album["b0"]))[0]
@@ -235,7 +233,7 @@ def test_forget_deletes_every_face_and_group(store, album):
     name_group(store, _person_of(store, _face_of(store, album["a0"]))[0], "Anna")
     assert forget_people(store) == 11
     for table in ("faces", "face_scans", "persons", "face_rejections"):
-        assert store.db.execute(f"select count(*) from {table}").fetchone()[0] == 0
+        assert sql(store, f"select count(*) from {table}").fetchone()[0] == 0
     assert groups(store) == []
     assert store.tag_states(album["a0"])["Anna"] == "add"  # the user's tag stays
 
@@ -250,7 +248,7 @@ def test_faces_without_embeddings_are_not_grouped(store):
         backbone="b",
     )
     assert group_faces(store).faces == 0
-    assert PeopleRecords(store).faces()[0].embedding is None
+    assert store.people.faces()[0].embedding is None
 
 
 def test_recognition_is_a_setting_and_the_bot_never_recognises(monkeypatch):

@@ -12,6 +12,7 @@ from core.engine.face_encoder import recognition_available
 from core.store import Store
 from tests.conftest import shared
 from tests.core.test_cli import run
+from tests.store_sql import sql
 
 pytestmark = [
     pytest.mark.slow,
@@ -77,18 +78,18 @@ def test_faces_set_end_to_end(faces_album, tmp_path):
     run("tag", str(album), "--rescan", "--db", str(db))
     run("people", "group", "--db", str(db))
     with Store(db) as store:
-        person, _source = store.db.execute(
-            "select person_id, source from faces where id = ?", [no]
+        person, _source = sql(
+            store, "select person_id, source from faces where id = ?", [no]
         ).fetchone()
-        rejected_from = store.db.execute(
-            "select id from persons where name = ?", [no_name]
-        ).fetchone()[0]
+        rejected_from = sql(store, "select id from persons where name = ?", [no_name]).fetchone()[0]
         assert person != rejected_from
-        assert store.db.execute("select source from faces where id = ?", [yes]).fetchone() == (
+        assert sql(store, "select source from faces where id = ?", [yes]).fetchone() == (
             "confirmed",
         )
-        photo = store.db.execute(
-            "select p.uri from faces f join photos p on p.id = f.photo_id where f.id = ?", [yes]
+        photo = sql(
+            store,
+            "select p.uri from faces f join photos p on p.id = f.photo_id where f.id = ?",
+            [yes],
         ).fetchone()[0]
         name_tags = {t for t, a in store.tag_states(store.photo_id(photo)).items() if a == "add"}
         assert name_tags & {n.title() for n in labels[photo]}

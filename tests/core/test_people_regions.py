@@ -18,6 +18,7 @@ from core.people.groups import group_faces
 from core.people.naming import name_group, reject_face
 from core.store import PhotoResult
 from tests.conftest import shared
+from tests.store_sql import sql
 
 THEIRS = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="" xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"
@@ -86,8 +87,8 @@ def test_named_faces_reach_the_sidecar_as_regions_and_people_keywords(store, tmp
     a, b = rng.normal(size=(2, 128)).astype(np.float32) * 0.1
     pid = _photo_with_faces(store, photo, [a, b])
     group_faces(store)
-    faces = store.db.execute(
-        "select id, person_id from faces where photo_id = ? order by id", [pid]
+    faces = sql(
+        store, "select id, person_id from faces where photo_id = ? order by id", [pid]
     ).fetchall()
     name_group(store, faces[0][1], "Barack Obama")
     name_group(store, faces[1][1], "Joe Biden")

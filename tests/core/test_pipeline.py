@@ -20,6 +20,7 @@ from core.engine.sources import iter_folder
 from core.learning.review import photo_tags
 from core.store import Store
 from tests.conftest import ROOT, shared
+from tests.store_sql import sql
 
 
 def _copy_photos(dest: Path, count: int) -> Path:
@@ -134,7 +135,7 @@ def test_cancel_stops_after_the_batch_in_flight(tagger, store, tmp_path):
     # One batch ran: at most 4 photos, fewer when the waiting photos differ in shape.
     assert first and 1 <= first[0] <= 4
     assert summary.cancelled and summary.tagged == first[0] and len(first) == 1
-    assert store.db.execute("select status from runs").fetchone()[0] == "cancelled"
+    assert sql(store, "select status from runs").fetchone()[0] == "cancelled"
     rest = tag_photos(iter_folder(folder), tagger=tagger, store=store)
     assert (rest.tagged, rest.skipped) == (40 - first[0], first[0])
 
@@ -173,23 +174,25 @@ def test_a_killed_run_loses_nothing_and_a_rerun_finishes(tagger, tmp_path):
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     with Store(db) as store:
-        kept = store.db.execute("select count(*) from analyses").fetchone()[0]
+        kept = sql(store, "select count(*) from analyses").fetchone()[0]
         assert 10 <= kept < total
         # A batch is one transaction: every analysed photo has its status and its
         # suggestions, and nothing else was written (batches vary in size by shape).
-        written = store.db.execute(
+        written = sql(
+            store,
             "select (select count(*) from photos where status in ('tagged', 'failed')),"
-            " (select count(distinct photo_id) from suggestions)"
+            " (select count(distinct photo_id) from suggestions)",
         ).fetchone()
         assert written == (kept, kept), "a batch was half written"
     rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{total - kept} tagged, 0 failed, {kept} already done" in rerun.stderr
     with Store(db) as store:
-        counts = store.db.execute(
+        counts = sql(
+            store,
             "select (select count(*) from photos), (select count(*) from analyses),"
             " (select count(distinct photo_id) from suggestions),"
-            " (select count(*) from (select photo_id, tag, source from suggestions group by 1, 2, 3 having count(*) > 1))"
+            " (select count(*) from (select photo_id, tag, source from suggestions group by 1, 2, 3 having count(*) > 1))",
         ).fetchone()
     assert counts == (total, total, total, 0)
 

@@ -12,6 +12,7 @@ from core.engine.vocabulary import TagScore
 from core.errors import StoreError
 from core.learning.review import photo_tags
 from core.store import PhotoResult, Store
+from tests.store_sql import sql
 
 
 def _result(
@@ -51,8 +52,8 @@ def test_retagging_replaces_suggestions_without_duplicates(store):
     store.save_results([_result("/p/1.jpg", tags=(("bird", 0.9),))], run_id=run, backbone="b")
     pid = store.photo_id("/p/1.jpg")
     assert [s.tag for s in store.suggestions(pid)] == ["bird"]
-    assert store.db.execute("select count(*) from photos").fetchone()[0] == 1
-    assert store.db.execute("select count(*) from analyses").fetchone()[0] == 1
+    assert sql(store, "select count(*) from photos").fetchone()[0] == 1
+    assert sql(store, "select count(*) from analyses").fetchone()[0] == 1
 
 
 def test_pending_skips_unchanged_photos_only(store):
@@ -72,9 +73,7 @@ def test_analyses_from_another_view_are_done_again_and_not_learned_from(store):
     """A database from before the whole-photo view: its crop embeddings are stale."""
     run = store.start_run(backbone="b", device="cpu", runtime="x", total=2)
     store.save_results([_result("/p/1.jpg"), _result("/p/2.jpg")], run_id=run, backbone="b")
-    store.db.execute(
-        "update analyses set view = null where photo_id = ?", [store.photo_id("/p/1.jpg")]
-    )
+    sql(store, "update analyses set view = null where photo_id = ?", [store.photo_id("/p/1.jpg")])
     old, current = PhotoRef("/p/1.jpg", size=10, mtime=1), PhotoRef("/p/2.jpg", size=10, mtime=1)
     assert store.pending([old, current], backbone="b") == [old]
     ids, _ = store.embeddings(backbone="b")
@@ -166,4 +165,44 @@ def test_a_run_counts_its_stored_photos_batch_by_batch(store):
             for i in range(first, min(first + 3, 5))
         ]
         store.save_results(batch, run_id=run, backbone="b")
-        assert store.db["runs"].get(run)["done"] == min(first + 3, 5)
+        assert store.run(run)["done"] == min(first + 3, 5)
+
+
+def test_a_transaction_keeps_all_writes_or_none(store):
+    pid = store.ensure_photo(PhotoRef("/p/1.jpg"))
+    with store.transaction():
+        store.record_decision(pid, "dog", "add")
+        store.record_decision(pid, "cat", "add")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.record_decision(pid, "bird", "add")
+        with store.transaction():  # nested: part of the outer one
+            store.record_decision(pid, "fish", "add")
+        raise RuntimeError("the batch stops")
+    assert store.confirmed_tags(pid) == ["cat", "dog"]
+
+
+def test_id_lists_longer_than_sqlite_binds_are_read_in_chunks(store):
+    from core.store.base import MAX_PARAMS
+
+    refs = [PhotoRef(f"/p/{i}.jpg") for i in range(2 * MAX_PARAMS + 7)]
+    ids = store.add_photos(refs)
+    store.replace_suggestions(
+        ids[-1], [TagScore("dog", 0.5, "head")], backbone="b", sources=("head",)
+    )
+    found = store.suggestions_by_photo(ids, backbone="b")
+    assert len(found) == len(ids) and found[ids[-1]][0].tag == "dog"
+    assert store.photo_uris(ids) == {pid: ref.uri for pid, ref in zip(ids, refs, strict=True)}
+    assert len(store.photos_by_id(ids)) == len(ids)
+    assert len(store.faces_for(ids)) == len(ids)
+
+
+def test_states_read_back_as_their_enums(store):
+    from core.store import Decision, PhotoStatus
+
+    pid = store.ensure_photo(PhotoRef("/p/1.jpg"))
+    assert store.photo(pid).status is PhotoStatus.NEW
+    store.record_decision(pid, "dog", Decision.REJECT)
+    assert store.tag_states(pid) == {"dog": Decision.REJECT}
+    assert sql(store, "select action from decisions").fetchone() == ("reject",)
+    with pytest.raises(StoreError, match="unknown decision 'rejected'"):
+        store.record_decision(pid, "dog", "rejected")

@@ -18,6 +18,7 @@ from tests.desktop.conftest import (
     wait_db,
     wait_first_thumbnails,
 )
+from tests.store_sql import sql
 
 WAIT_LEARN_MS = 180_000
 
@@ -32,8 +33,8 @@ def _add_tag(qtbot, window, rows: list[int], tag: str) -> None:
 def _suggestion_rows(window) -> list[tuple]:
     with Store(window.db_path) as store:
         return sorted(
-            store.db.execute(
-                "select photo_id, backbone, tag, round(score, 6), source from suggestions"
+            sql(
+                store, "select photo_id, backbone, tag, round(score, 6), source from suggestions"
             ).fetchall()
         )
 
@@ -84,7 +85,7 @@ def test_learn_shows_before_and_after_per_tag_and_discard_restores(
     wait_db(qtbot, window)
     assert _suggestion_rows(window) == before
     with Store(window.db_path) as store:
-        assert store.db.execute("select status from heads").fetchall() == [("discarded",)]
+        assert sql(store, "select status from heads").fetchall() == [("discarded",)]
 
 
 def test_learning_with_too_few_decisions_says_so(qtbot, window, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from core.engine.face_encoder import recognition_available
 from tests.conftest import shared
 from tests.desktop.conftest import make_window, wait_db
+from tests.store_sql import sql
 
 pytestmark = pytest.mark.skipif(
     not recognition_available(), reason="face recognition is not installed"
@@ -76,7 +77,6 @@ def _choose(qtbot, view, group: int) -> None:
 def test_people_view_flows(qtbot, faces_db, output_dir):
     from core.engine.pipeline import tag_photos
     from core.engine.sources import collect
-    from core.people.records import PeopleRecords
     from core.store import Store
 
     db, labels, recognising = faces_db
@@ -90,9 +90,9 @@ def test_people_view_flows(qtbot, faces_db, output_dir):
 
     # Name every group after the person most of its photos show (largest group first).
     with Store(db) as store:
-        records = PeopleRecords(store)
+        records = store.people
         photos = {
-            g: [records.photo_uris([f.photo_id])[f.photo_id] for f in records.faces(person_id=g)]
+            g: [store.photo_uris([f.photo_id])[f.photo_id] for f in records.faces(person_id=g)]
             for g in rows
         }
     named: dict[int, str] = {}
@@ -119,9 +119,7 @@ def test_people_view_flows(qtbot, faces_db, output_dir):
     assert stranger not in _group_rows(view)
     _choose(qtbot, view, obama)
     with Store(db) as store:
-        strangers_face = [
-            f.id for f in PeopleRecords(store).faces(person_id=obama) if f.score < 0.95
-        ]
+        strangers_face = [f.id for f in store.people.faces(person_id=obama) if f.score < 0.95]
     assert len(strangers_face) == 1
     for i in range(view.faces_list.count()):
         item = view.faces_list.item(i)
@@ -130,9 +128,9 @@ def test_people_view_flows(qtbot, faces_db, output_dir):
     qtbot.keyClick(view.faces_list, "n")
     _idle(qtbot, view)
     with Store(db) as store:
-        face = PeopleRecords(store).face(strangers_face[0])
+        face = store.people.face(strangers_face[0])
         assert face.person_id is None or face.person_id != obama
-        rejected = store.db.execute("select person_id from face_rejections").fetchall()
+        rejected = sql(store, "select person_id from face_rejections").fetchall()
         assert rejected == [(obama,)]
         obama_photo = store.photo_id(str(shared("faces", "train", "obama", "obama.jpg")))
         assert store.tag_states(obama_photo)["Barack Obama"] == "add"  # his own face stays
@@ -152,7 +150,7 @@ def test_people_view_flows(qtbot, faces_db, output_dir):
     qtbot.keyClick(view.faces_list, "y")
     _idle(qtbot, view)
     with Store(db) as store:
-        new_face = PeopleRecords(store).face(new_id)
+        new_face = store.people.face(new_id)
         assert (new_face.person_id, new_face.source) == (obama, "confirmed")
         assert (
             store.tag_states(store.photo_id(str(test_dir / "obama1.jpg")))["Barack Obama"] == "add"
@@ -216,7 +214,6 @@ def test_the_viewer_boxes_and_names_the_people_on_the_photo(qtbot, faces_db, out
     from core.engine.sources import iter_folder
     from core.people.groups import group_faces
     from core.people.naming import groups, name_group
-    from core.people.records import PeopleRecords
     from core.store import Store
     from tests.desktop.conftest import open_and_wait
 
@@ -225,8 +222,8 @@ def test_the_viewer_boxes_and_names_the_people_on_the_photo(qtbot, faces_db, out
         group_faces(store)
         if not any(g.name for g in groups(store)):
             name_group(store, groups(store)[0].id, "Someone")
-        named = {p.id: p.name for p in PeopleRecords(store).persons() if p.name}
-        face = next(f for f in PeopleRecords(store).faces() if f.person_id in named)
+        named = {p.id: p.name for p in store.people.persons() if p.name}
+        face = next(f for f in store.people.faces() if f.person_id in named)
         uri, name = store.photo(face.photo_id).uri, named[face.person_id]
     # The window's own database becomes a copy of the faces set's.
     target = core_settings.database_path(core_settings.load_settings())

@@ -1,22 +1,22 @@
-"""The people tables: faces' embeddings and persons, persons, rejections (SQL lives here).
+"""The people tables: faces' persons, persons, rejections (``Store.people``).
 
-Tables come from the store's migration ``m009_people``. Every write is one
-transaction, committed before the call returns, as for every decision.
+Tables come from the schema step ``m009_people``. Writes join the caller's
+transaction: wrap a change of several in ``with store.transaction():`` so it is
+committed as one, before the call returns, as every decision is.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
+from sqlite_utils import Database
 
 from core.errors import PhotoTaggerError
-from core.store import Store
+from core.store.base import now
 
 Source = Literal["confirmed", "suggested", "grouped"]
 """How a face came to its person: the user said so, the nearest named person within the
@@ -72,16 +72,11 @@ def _face_row(row: tuple) -> FaceRow:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class PeopleRecords:
-    """Reads and writes the people tables of one store (one per thread, like the store)."""
+    """Reads and writes the people tables of one store (``Store.people``)."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.db = store.db
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # -- reading -----------------------------------------------------------------------
 
@@ -98,10 +93,10 @@ class PeopleRecords:
             + (" where " + " and ".join(where) if where else "")
             + " order by id"
         )
-        return [_face_row(row) for row in self.db.execute(sql, args)]
+        return [_face_row(row) for row in self._db.execute(sql, args)]
 
     def face(self, face_id: int) -> FaceRow:
-        row = self.db.execute(
+        row = self._db.execute(
             "select id, photo_id, box, score, embedding, person_id, source, confidence"
             " from faces where id = ?",
             [face_id],
@@ -112,17 +107,17 @@ class PeopleRecords:
 
     def persons(self) -> list[Person]:
         return [
-            Person(i, n) for i, n in self.db.execute("select id, name from persons order by id")
+            Person(i, n) for i, n in self._db.execute("select id, name from persons order by id")
         ]
 
     def person(self, person_id: int) -> Person:
-        row = self.db.execute("select id, name from persons where id = ?", [person_id]).fetchone()
+        row = self._db.execute("select id, name from persons where id = ?", [person_id]).fetchone()
         if row is None:
             raise PeopleError(f"no group {person_id}")
         return Person(*row)
 
     def person_named(self, name: str) -> Person | None:
-        row = self.db.execute(
+        row = self._db.execute(
             "select id, name from persons where name = ? collate nocase", [name]
         ).fetchone()
         return Person(*row) if row else None
@@ -130,78 +125,36 @@ class PeopleRecords:
     def rejections(self) -> dict[int, set[int]]:
         """Per face, the persons it was said not to be."""
         out: dict[int, set[int]] = {}
-        for face_id, person_id in self.db.execute("select face_id, person_id from face_rejections"):
+        for face_id, person_id in self._db.execute(
+            "select face_id, person_id from face_rejections"
+        ):
             out.setdefault(face_id, set()).add(person_id)
-        return out
-
-    def photo_uris(self, photo_ids: Iterable[int]) -> dict[int, str]:
-        ids = list(photo_ids)
-        out: dict[int, str] = {}
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            out.update(
-                self.db.execute(
-                    f"select id, uri from photos where id in ({','.join('?' * len(chunk))})", chunk
-                ).fetchall()
-            )
-        return out
-
-    def photo_sizes(self, photo_ids: Iterable[int]) -> dict[int, tuple[int | None, int | None]]:
-        ids = list(photo_ids)
-        out: dict[int, tuple[int | None, int | None]] = {}
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            for pid, w, h in self.db.execute(
-                f"select id, width, height from photos where id in ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                out[pid] = (w, h)
         return out
 
     # -- writing -----------------------------------------------------------------------
 
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        """One transaction that takes the write lock first (``BEGIN IMMEDIATE``).
-
-        A deferred transaction that reads and then writes fails at once with "database
-        is locked" when another connection wrote in between; taking the lock first
-        waits for it (the store's busy timeout) instead. Nested, it is a savepoint.
-        """
-        if self.db.conn.in_transaction:
-            with self.db.atomic():
-                yield
-            return
-        self.db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.conn.rollback()
-            raise
-        self.db.conn.commit()
-
     def new_person(self, name: str | None = None) -> int:
         return int(
-            self.db["persons"].insert({"name": name, "created_at": _now()}).last_pk  # type: ignore[arg-type]
+            self._db["persons"].insert({"name": name, "created_at": now()}).last_pk  # type: ignore[arg-type]
         )
 
     def set_name(self, person_id: int, name: str | None) -> None:
-        self.db.execute("update persons set name = ? where id = ?", [name, person_id])
+        self._db.execute("update persons set name = ? where id = ?", [name, person_id])
 
     def delete_person(self, person_id: int) -> None:
-        self.db.execute(
+        self._db.execute(
             "update faces set person_id = null, source = null, confidence = null"
             " where person_id = ?",
             [person_id],
         )
-        self.db.execute("delete from face_rejections where person_id = ?", [person_id])
-        self.db.execute("delete from persons where id = ?", [person_id])
+        self._db.execute("delete from face_rejections where person_id = ?", [person_id])
+        self._db.execute("delete from persons where id = ?", [person_id])
 
     def assign(
         self, face_ids: Iterable[int], person_id: int | None, source: Source | None, confidence=None
     ) -> None:
         """Put faces in a person (None: in no one) with how they came there."""
-        self.db.conn.executemany(
+        self._db.conn.executemany(
             "update faces set person_id = ?, source = ?, confidence = ? where id = ?",
             [(person_id, source, confidence, fid) for fid in face_ids],
         )
@@ -210,32 +163,57 @@ class PeopleRecords:
         self, rows: Iterable[tuple[int, int | None, Source | None, float | None]]
     ) -> None:
         """(face, person, source, confidence) rows at once."""
-        self.db.conn.executemany(
+        self._db.conn.executemany(
             "update faces set person_id = ?, source = ?, confidence = ? where id = ?",
             [(person, source, conf, fid) for fid, person, source, conf in rows],
         )
 
     def reject(self, face_id: int, person_id: int) -> None:
-        self.db.execute(
+        self._db.execute(
             "insert or ignore into face_rejections (face_id, person_id, rejected_at)"
             " values (?, ?, ?)",
-            [face_id, person_id, _now()],
+            [face_id, person_id, now()],
+        )
+
+    def unreject(self, face_id: int, person_id: int) -> None:
+        """Take back that a face is not a person (the user now says it is)."""
+        self._db.execute(
+            "delete from face_rejections where face_id = ? and person_id = ?", [face_id, person_id]
+        )
+
+    def drop_empty_unnamed(self) -> None:
+        """Delete unnamed groups left without faces, with their rejections."""
+        # A rejection from a group that is gone means nothing any more; its id may be reused.
+        empty = (
+            "select id from persons where name is null and id not in"
+            " (select person_id from faces where person_id is not null)"
+        )
+        self._db.execute(f"delete from face_rejections where person_id in ({empty})")
+        self._db.execute(f"delete from persons where id in ({empty})")
+
+    def unnamed_group_count(self) -> int:
+        """Unnamed groups that hold at least one face."""
+        return int(
+            self._db.execute(
+                "select count(*) from persons where name is null and id in"
+                " (select person_id from faces where person_id is not null)"
+            ).fetchone()[0]
         )
 
     def move_rejections(self, source: int, target: int) -> None:
-        self.db.execute(
+        self._db.execute(
             "insert or ignore into face_rejections (face_id, person_id, rejected_at)"
             " select face_id, ?, rejected_at from face_rejections where person_id = ?",
             [target, source],
         )
-        self.db.execute("delete from face_rejections where person_id = ?", [source])
+        self._db.execute("delete from face_rejections where person_id = ?", [source])
 
     def forget(self) -> int:
         """Delete every face, embedding, person and rejection; returns how many faces went.
 
         The photos' face scans go too, so a later run with faces on searches again.
         """
-        count = self.db.execute("select count(*) from faces").fetchone()[0]
+        count = self._db.execute("select count(*) from faces").fetchone()[0]
         for table in ("face_rejections", "faces", "face_scans", "persons"):
-            self.db.execute(f"delete from {table}")
+            self._db.execute(f"delete from {table}")
         return int(count)
