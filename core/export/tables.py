@@ -69,8 +69,9 @@ def write_json_table(
     lacks one); without, rows are written as they are. Values may nest.
     """
     items = [dict(row) if columns is None else {c: row.get(c) for c in columns} for row in rows]
+    text = json.dumps(items, ensure_ascii=False, indent=1)  # one write, not one per token
     with replacing(Path(path), encoding="utf-8") as fh:
-        json.dump(items, fh, ensure_ascii=False, indent=1)
+        fh.write(text)
     return len(items)
 
 
