@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from core.curation.curate import rejected_photos
+from core.engine.backbones import Availability
 from core.engine.sources import PhotoRef, collect, iter_folder
 from core.export.export import export_rows, write_csv, write_json, write_keyword_files
 from core.export.metadata import KeywordReport
@@ -143,8 +144,8 @@ def completions(store: Store) -> list[str]:
     return list(dict.fromkeys([*own, *Vocabulary.bundled().all_tags]))
 
 
-def backbone_notes(_store: Store) -> list[tuple[str, str, str]]:
-    """(name, display name, availability note) per backbone; may look in the hub cache."""
+def backbone_notes(_store: Store) -> list[tuple[str, str, Availability]]:
+    """(name, display name, availability) per backbone; may look in the hub cache."""
     from core.engine.backbones import availability, list_backbones
 
     return [(s.name, s.display_name, availability(s)) for s in list_backbones()]

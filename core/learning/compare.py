@@ -67,9 +67,9 @@ def compare_backbones(
     for spec in specs:
         if cancel is not None and cancel.is_set():
             break
-        status = availability(spec)
-        if status != "available":
-            rows.append(ComparisonRow(spec.name, status))
+        found = availability(spec)
+        if not found.usable:
+            rows.append(ComparisonRow(spec.name, found.note))
             continue
         if progress is not None:
             progress(f"{spec.name}: tagging {len(refs)} photos")
