@@ -60,11 +60,11 @@ def timed(store: Store, write, out: Path, **kwargs) -> dict:
         nonlocal statements
         statements += 1
 
-    store.db.conn.set_trace_callback(count)
+    store._db.conn.set_trace_callback(count)
     start, cpu = time.perf_counter(), time.process_time()
     rows = write(export_rows(store, threshold=0.2, top_k=8, **kwargs), out)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    store.db.conn.set_trace_callback(None)
+    store._db.conn.set_trace_callback(None)
     return {
         "rows": rows,
         "seconds": round(seconds, 3),

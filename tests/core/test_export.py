@@ -75,11 +75,11 @@ def test_confirmed_scope_leaves_suggestions_out(store, tmp_path):
 def _statements(store, fn) -> int:
     """How many SQL statements ``fn()`` issues on the store's connection."""
     seen = []
-    store.db.conn.set_trace_callback(seen.append)
+    store._db.conn.set_trace_callback(seen.append)
     try:
         fn()
     finally:
-        store.db.conn.set_trace_callback(None)
+        store._db.conn.set_trace_callback(None)
     return len(seen)
 
 

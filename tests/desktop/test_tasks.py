@@ -36,9 +36,9 @@ def test_updates_carry_status_tags_refs_and_rejects_in_a_few_queries(store):
     mark_rejects(store, [ids[bad.uri]])
 
     seen: list[str] = []
-    store.db.conn.set_trace_callback(seen.append)
+    store._db.conn.set_trace_callback(seen.append)
     updates = load_updates(store, ids, threshold=0.2, top_k=5, refs={good.uri: good})
-    store.db.conn.set_trace_callback(None)
+    store._db.conn.set_trace_callback(None)
     assert len(seen) <= 6  # suggestions, decisions, photos, picks: not per photo
 
     first, second = updates
