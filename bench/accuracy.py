@@ -87,8 +87,7 @@ def main() -> None:
         photos = [(folder / row["filename"], int(row["class_index"])) for row in csv.DictReader(fh)]
     if args.limit:
         photos = photos[: args.limit]
-    usable = ("available", "available (bundled export)")
-    names = args.backbones or [s.name for s in list_backbones() if availability(s) in usable]
+    names = args.backbones or [s.name for s in list_backbones() if availability(s).usable]
     with tempfile.TemporaryDirectory() as cache:
         results = [
             evaluate(name, photos, Path(cache), precision)

@@ -285,8 +285,6 @@ class BotRunner:
     def _config(self) -> BotConfig:
         token = self._token
         if token is None:
-            from bot.credentials import load_token
-
             token = load_token()
         if not token:
             raise ValueError(

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import settings as core_settings
-from core.engine.backbones import list_backbones
+from core.engine.backbones import Availability, list_backbones
 from core.engine.sources import PhotoRef
 from core.settings import Settings
 from core.store import Decision, PhotoState
@@ -403,18 +403,16 @@ class MainWindow(QMainWindow):
             text += f" · {failed} failed"
         self.run_status.counts_label.setText(text)
 
-    def _show_backbone_notes(self, notes: list[tuple[str, str, str]]) -> None:
-        for name, display, note in notes:
+    def _show_backbone_notes(self, notes: list[tuple[str, str, Availability]]) -> None:
+        for name, display, found in notes:
             row = self.toolbar.backbone_box.findData(name)
             if row < 0:
                 continue
             short = display.split(" (")[0]
-            if note != "available":
-                self.toolbar.backbone_box.setItemText(
-                    row, f"{short} — {note.split(':')[0].split('(')[0].strip()}"
-                )
+            if not found.usable:
+                self.toolbar.backbone_box.setItemText(row, f"{short} — {found.label}")
             self.toolbar.backbone_box.setItemData(
-                row, f"{display}: {note}", Qt.ItemDataRole.ToolTipRole
+                row, f"{display}: {found.note}", Qt.ItemDataRole.ToolTipRole
             )
         self.backbone_notes = notes
 
@@ -1039,8 +1037,8 @@ class MainWindow(QMainWindow):
     def settings_dialog(self) -> SettingsDialog:
         """The settings dialog, its bot panel wired to the app's bot."""
         backbones = [
-            (name, f"{display} — {note}")
-            for name, display, note in getattr(self, "backbone_notes", [])
+            (name, f"{display} — {found.note}")
+            for name, display, found in getattr(self, "backbone_notes", [])
         ]
         backbones = backbones or [(s.name, s.display_name) for s in list_backbones()]
         return SettingsDialog(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from core.curation.curate import rejected_photos
+from core.engine.backbones import Availability
 from core.engine.sources import PhotoRef, collect, iter_folder
 from core.export.export import export_rows, write_csv, write_json, write_keyword_files
 from core.export.metadata import KeywordReport
@@ -35,20 +36,38 @@ def scan_inputs(_store: Store, inputs: list[str]) -> list[PhotoRef]:
 
 
 def load_updates(
-    store: Store, photo_ids: dict[str, int], *, threshold: float, top_k: int
+    store: Store,
+    photo_ids: dict[str, int],
+    *,
+    threshold: float,
+    top_k: int,
+    refs: dict[str, PhotoRef] | None = None,
+    look_up_rejects: bool = True,
 ) -> list[PhotoUpdate]:
-    """Status, failure reason and tags (rejected ones included) of the given photos."""
+    """Status, failure reason and tags (rejected ones included) of the given photos.
+
+    The one place a :class:`PhotoUpdate` is made, in a few queries for all the
+    photos: after a folder is read, a decision, and each batch of a tagging run.
+
+    Args:
+        photo_ids: Photo id by URI, in the order the updates come back.
+        refs: The file as a tagging run found it, by URI (a new version).
+        look_up_rejects: Whether to say which photos are marked "not this one";
+            without, ``rejected`` is None (left as it was).
+    """
     ids = list(photo_ids.values())
     tags = photo_tags_many(store, ids, threshold=threshold, top_k=top_k, include_rejected=True)
     rows = {pid: (row.status, row.error) for pid, row in store.photos_by_id(ids).items()}
-    rejects = rejected_photos(store)
+    rejects = rejected_photos(store) if look_up_rejects else None
+    refs = refs or {}
     return [
         PhotoUpdate(
             uri,
             pid,
             *rows.get(pid, (PhotoStatus.NEW, None)),
             tuple(tags.get(pid, ())),
-            rejected=pid in rejects,
+            refs.get(uri),
+            rejected=None if rejects is None else pid in rejects,
         )
         for uri, pid in photo_ids.items()
     ]
@@ -143,8 +162,8 @@ def completions(store: Store) -> list[str]:
     return list(dict.fromkeys([*own, *Vocabulary.bundled().all_tags]))
 
 
-def backbone_notes(_store: Store) -> list[tuple[str, str, str]]:
-    """(name, display name, availability note) per backbone; may look in the hub cache."""
+def backbone_notes(_store: Store) -> list[tuple[str, str, Availability]]:
+    """(name, display name, availability) per backbone; may look in the hub cache."""
     from core.engine.backbones import availability, list_backbones
 
     return [(s.name, s.display_name, availability(s)) for s in list_backbones()]

@@ -199,8 +199,8 @@ def tag_in_background(
     """
     from core.engine.pipeline import Tagger, iter_tagging
     from core.learning.learned import LearnedScorer, apply_learned
-    from core.learning.review import photo_tags
     from core.store import Store
+    from desktop.tasks import load_updates  # tasks builds on this module's PhotoUpdate
 
     yield TaggingStep(stage=f"Loading {backbone}…")
     tagger = Tagger.open(
@@ -231,18 +231,19 @@ def tag_in_background(
                 results, progress = next(steps)
             except StopIteration as end:
                 return end.value
-            tagged = [store.photo_id(r.ref.uri) for r in results if r.ok]
+            # Every result was saved, so each has an id.
+            known = {p.uri: p.id for p in store.photos_with_uris(r.ref.uri for r in results)}
+            ids = {r.ref.uri: known[r.ref.uri] for r in results}
+            tagged = [ids[r.ref.uri] for r in results if r.ok]
             apply_learned(store, tagged, backbone=tagger.spec.name, scorer=scorer)
-            updates = []
-            for r in results:
-                pid = store.photo_id(r.ref.uri)
-                tags = (
-                    photo_tags(store, pid, threshold=threshold, top_k=top_k, include_rejected=True)
-                    if pid is not None and r.ok
-                    else []
-                )
-                status = PhotoStatus.TAGGED if r.ok else PhotoStatus.FAILED
-                updates.append(PhotoUpdate(r.ref.uri, pid, status, r.error, tuple(tags), r.ref))
+            updates = load_updates(
+                store,
+                ids,
+                threshold=threshold,
+                top_k=top_k,
+                refs={r.ref.uri: r.ref for r in results},
+                look_up_rejects=False,
+            )
             yield TaggingStep(progress=progress, updates=tuple(updates))
 
 

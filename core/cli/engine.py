@@ -362,7 +362,7 @@ def backbones() -> None:
                 f"{spec.params_m:.1f}M",
                 f"{spec.input_size}px",
                 spec.weights.describe(),
-                availability(spec),
+                availability(spec).note,
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

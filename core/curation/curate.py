@@ -12,8 +12,6 @@ learns from them.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -24,7 +22,8 @@ from typing import Literal
 import numpy as np
 
 from core.errors import PhotoTaggerError
-from core.export.export import safe_cell
+from core.export import tables
+from core.export.tables import TableFormat
 from core.store import Mark, Store
 
 LinkMode = Literal["copy", "link"]
@@ -153,24 +152,10 @@ def _place(source: Path, folder: Path, stem: str, suffix: str, mode: LinkMode) -
     raise PhotoTaggerError(f"no free file name for {source.name} in {folder}")
 
 
-def write_table(rows: list[dict], path: Path, *, fmt: Literal["csv", "json"]) -> int:
+def write_table(rows: list[dict], path: Path, *, fmt: TableFormat) -> int:
     """Write curation results (one dict per row, same keys) as CSV or JSON; returns the row count.
 
-    CSV is UTF-8 with a byte-order mark and formula-safe cells, like tag exports.
+    Through the one table writer (:mod:`core.export.tables`): CSV in UTF-8 with
+    a byte-order mark and formula-safe cells, like tag exports.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "json":
-        path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-        return len(rows)
-    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.writer(fh)
-        if rows:
-            writer.writerow(list(rows[0]))
-        for row in rows:
-            writer.writerow(
-                [
-                    safe_cell(v) if isinstance(v, str) else ("" if v is None else v)
-                    for v in row.values()
-                ]
-            )
-    return len(rows)
+    return tables.write_table(rows, path, columns=list(rows[0]) if rows else [], fmt=fmt)

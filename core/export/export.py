@@ -1,25 +1,21 @@
 """Exporting tags: CSV and JSON files, XMP sidecars, and keywords inside the photo files.
 
-CSV follows RFC 4180 through the csv module, in UTF-8 with a byte-order mark so
-spreadsheet programs read accents right, and any cell a spreadsheet would take
-for a formula is prefixed with an apostrophe. Every file is replaced
-atomically and new ones follow the umask (:mod:`core.atomic`). Keywords go into
+CSV and JSON go through :mod:`core.export.tables` (RFC 4180, UTF-8 with a
+byte-order mark, formula-safe cells, files replaced atomically). Keywords go into
 sidecars and photos through :mod:`core.export.metadata`, which merges them with what
 is there and never removes a keyword PhotoTagger did not write.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
-from core.atomic import replacing
 from core.engine.sources import is_url
 from core.engine.vocabulary import Vocabulary, hashtag
 from core.export.metadata import (
@@ -30,16 +26,18 @@ from core.export.metadata import (
     sidecar_path,
     write_keywords,
 )
+from core.export.tables import write_csv_table, write_json_table
 from core.export.xmp import HIERARCHY, SUBJECT, TAGS_LIST, XmpError, get_list, parse_xmp
-from core.learning.review import PhotoTag, photo_tags
+from core.learning.review import PhotoTag, photo_tags_many
 from core.people.naming import person_names
 from core.people.regions import PhotoPeople, people_in_photos, person_path
 from core.store import Decision, Store
 
 Scope = Literal["confirmed", "suggested"]
 CSV_COLUMNS = ("location", "status", "hashtags", "tags", "error")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 RETRACTING = (Decision.REJECT, Decision.REMOVE)
+BATCH = 500
+"""Photos read per batch while exporting: a few queries each, not a few per photo."""
 
 
 @dataclass(frozen=True)
@@ -77,69 +75,73 @@ def export_rows(
     keyword export takes out of files where PhotoTagger wrote them.
 
     ``uris`` limits the export to those photos, in that order (the CLI's ``tag --csv``).
+    Photos are read in batches (:data:`BATCH` at a time), a few queries each.
     """
     photos = (
-        store.photos(uri_prefix=uri_prefix)
-        if uris is None
-        else (store.photo(pid) for pid in map(store.photo_id, uris) if pid is not None)
+        store.photos(uri_prefix=uri_prefix) if uris is None else iter(store.photos_with_uris(uris))
     )
-    for photo in photos:
-        tags = photo_tags(store, photo.id, threshold=threshold, top_k=top_k, backbone=backbone)
-        if scope == "confirmed":
-            tags = [t for t in tags if t.confirmed]
-        retracted = frozenset(
-            tag for tag, action in store.tag_states(photo.id).items() if action in RETRACTING
+    states = store.all_tag_states()
+    while batch := list(islice(photos, BATCH)):
+        tags = photo_tags_many(
+            store,
+            [photo.id for photo in batch],
+            threshold=threshold,
+            top_k=top_k,
+            backbone=backbone,
+            states=states,
         )
-        yield ExportRow(photo.uri, photo.status, tuple(tags), photo.error or "", retracted)
-
-
-def safe_cell(value: str) -> str:
-    """Neutralise a cell a spreadsheet would evaluate as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def write_csv(
-    rows: Iterator[ExportRow] | list[ExportRow], path: Path, *, style: str = "joined"
-) -> int:
-    """Write rows to ``path`` (replaced atomically); returns how many were written."""
-    count = 0
-    with replacing(path, encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, dialect="excel")
-        writer.writerow(CSV_COLUMNS)
-        for row in rows:
-            writer.writerow(
-                safe_cell(v)
-                for v in (row.location, row.status, row.hashtags(style), row.scored(), row.error)
+        for photo in batch:
+            chosen = tags[photo.id]
+            if scope == "confirmed":
+                chosen = [t for t in chosen if t.confirmed]
+            retracted = frozenset(
+                tag for tag, action in states.get(photo.id, {}).items() if action in RETRACTING
             )
-            count += 1
-    return count
+            yield ExportRow(photo.uri, photo.status, tuple(chosen), photo.error or "", retracted)
 
 
-def write_json(
-    rows: Iterator[ExportRow] | list[ExportRow], path: Path, *, style: str = "joined"
-) -> int:
-    items = [
-        {
-            "location": r.location,
-            "status": r.status,
-            "hashtags": r.hashtags(style).split(),
-            "tags": [
-                {
-                    "tag": t.tag,
-                    "score": t.score,
-                    "source": t.source,
-                    "state": t.state,
-                    "low_confidence": t.low_confidence,
-                }
-                for t in r.tags
-            ],
-            "error": r.error or None,
-        }
-        for r in rows
-    ]
-    with replacing(path, encoding="utf-8") as fh:
-        json.dump(items, fh, ensure_ascii=False, indent=1)
-    return len(items)
+def write_csv(rows: Iterable[ExportRow], path: Path, *, style: str = "joined") -> int:
+    """Write rows to ``path`` as CSV (replaced atomically); returns how many were written."""
+    return write_csv_table(
+        (
+            {
+                "location": row.location,
+                "status": row.status,
+                "hashtags": row.hashtags(style),
+                "tags": row.scored(),
+                "error": row.error,
+            }
+            for row in rows
+        ),
+        path,
+        columns=CSV_COLUMNS,
+    )
+
+
+def write_json(rows: Iterable[ExportRow], path: Path, *, style: str = "joined") -> int:
+    """Write rows to ``path`` as JSON (replaced atomically); returns how many were written."""
+    return write_json_table(
+        (
+            {
+                "location": r.location,
+                "status": r.status,
+                "hashtags": r.hashtags(style).split(),
+                "tags": [
+                    {
+                        "tag": t.tag,
+                        "score": t.score,
+                        "source": t.source,
+                        "state": t.state,
+                        "low_confidence": t.low_confidence,
+                    }
+                    for t in r.tags
+                ],
+                "error": r.error or None,
+            }
+            for r in rows
+        ),
+        path,
+    )
 
 
 def keyword_change(

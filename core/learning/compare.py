@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
 from core.errors import PhotoTaggerError
+from core.export.tables import write_csv_table
 from core.learning.learned import DISPLAY_THRESHOLD, backbone_scores
 from core.learning.learner import LearnResult, learn
 from core.learning.refine import evidence_from_states, similarity_floor
@@ -65,9 +67,9 @@ def compare_backbones(
     for spec in specs:
         if cancel is not None and cancel.is_set():
             break
-        status = availability(spec)
-        if status != "available":
-            rows.append(ComparisonRow(spec.name, status))
+        found = availability(spec)
+        if not found.usable:
+            rows.append(ComparisonRow(spec.name, found.note))
             continue
         if progress is not None:
             progress(f"{spec.name}: tagging {len(refs)} photos")
@@ -148,15 +150,14 @@ def format_table(rows: list[ComparisonRow]) -> str:
     )
 
 
-def write_table_csv(rows: list[ComparisonRow], path) -> None:
-    """The comparison as CSV, full precision, one backbone a row."""
-    import csv
+def write_table_csv(rows: list[ComparisonRow], path: Path) -> int:
+    """The comparison as CSV, full precision, one backbone a row; returns how many rows.
 
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(asdict(rows[0]) if rows else ["backbone"]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(asdict(row))
+    Through the one table writer (:mod:`core.export.tables`), like tag exports.
+    """
+    return write_csv_table(
+        (asdict(row) for row in rows), path, columns=[f.name for f in fields(ComparisonRow)]
+    )
 
 
 def _binary_accuracy(result: LearnResult) -> float | None:

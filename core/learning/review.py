@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.engine.vocabulary import TagScore, best_scores, rank
@@ -63,10 +64,16 @@ def photo_tags_many(
     top_k: int,
     backbone: str | None = None,
     include_rejected: bool = False,
+    states: Mapping[int, Mapping[str, Decision]] | None = None,
 ) -> dict[int, list[PhotoTag]]:
-    """:func:`photo_tags` for many photos at once, in a few queries instead of two per photo."""
+    """:func:`photo_tags` for many photos at once, in a few queries instead of two per photo.
+
+    ``states`` are every photo's tag states (:meth:`Store.all_tag_states`) where
+    the caller has read them already, as an export in batches does once.
+    """
     suggestions = store.suggestions_by_photo(photo_ids, backbone=backbone)
-    states = store.all_tag_states()
+    if states is None:
+        states = store.all_tag_states()
     return {
         pid: merge_tags(
             suggestions[pid],
@@ -81,7 +88,7 @@ def photo_tags_many(
 
 def merge_tags(
     suggestions: list[TagScore],
-    states: dict[str, Decision],
+    states: Mapping[str, Decision],
     *,
     threshold: float,
     top_k: int,

@@ -118,6 +118,17 @@ class PhotosStore(FacesStore):
             )
         }
 
+    def photos_with_uris(self, uris: Iterable[str]) -> list[PhotoRow]:
+        """The known photos among ``uris``, in that order (unknown ones left out), in a few queries."""
+        uris = list(dict.fromkeys(uris))
+        found = {
+            row[1]: _photo_row(row)
+            for row in self._rows_where_in(
+                f"select {_PHOTO_COLUMNS} from photos where uri in ({{ids}})", uris
+            )
+        }
+        return [found[uri] for uri in uris if uri in found]
+
     def photo_uris(self, photo_ids: Iterable[int]) -> dict[int, str]:
         """Many photos' uris at once, by id."""
         return dict(

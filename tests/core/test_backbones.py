@@ -12,6 +12,7 @@ import pytest
 
 from core.engine.backbones import (
     DEFAULT_BACKBONE,
+    BackboneState,
     availability,
     get_backbone_spec,
     list_backbones,
@@ -55,7 +56,9 @@ def test_default_weights_come_from_the_package_offline():
 
 
 def test_default_backbone_runs_from_its_shipped_export():
-    assert availability(get_backbone_spec(DEFAULT_BACKBONE)) == "available (bundled export)"
+    found = availability(get_backbone_spec(DEFAULT_BACKBONE))
+    assert found.note == "available (bundled export)"
+    assert found.state is BackboneState.AVAILABLE and found.usable
 
 
 @pytest.mark.torch

@@ -17,12 +17,12 @@ from core.engine.vocabulary import TagScore, Vocabulary
 from core.export.export import (
     export_rows,
     read_embedded_keywords,
-    safe_cell,
     write_csv,
     write_json,
     write_keyword_files,
 )
 from core.export.metadata import KeywordChange, write_keywords
+from core.export.tables import safe_cell
 from core.store import PhotoResult
 
 
@@ -70,6 +70,40 @@ def test_confirmed_scope_leaves_suggestions_out(store, tmp_path):
     write_json(rows, out)
     data = json.loads(out.read_text())
     assert data[0]["hashtags"] == ["#dog"] and data[0]["tags"][0]["state"] == "accepted"
+
+
+def _statements(store, fn) -> int:
+    """How many SQL statements ``fn()`` issues on the store's connection."""
+    seen = []
+    store._db.conn.set_trace_callback(seen.append)
+    try:
+        fn()
+    finally:
+        store._db.conn.set_trace_callback(None)
+    return len(seen)
+
+
+def test_export_reads_in_batches_not_per_photo(store, tmp_path):
+    def export(**kwargs):
+        return _statements(
+            store, lambda: write_csv(export_rows(store, **kwargs), tmp_path / "t.csv")
+        )
+
+    uris = [f"/photos/{i:03d}.jpg" for i in range(60)]
+    for uri in uris[:3]:
+        store.record_decision(_tagged(store, uri, [("dog", 0.9)]), "cat", "add")
+    few, few_by_uri = export(), export(uris=uris[:3])
+    for uri in uris[3:]:
+        store.record_decision(_tagged(store, uri, [("dog", 0.9)]), "cat", "add")
+    assert export() == few and export(uris=uris) == few_by_uri
+    assert few <= 10 and few_by_uri <= 10
+
+
+def test_export_of_given_uris_keeps_their_order_and_skips_unknown_ones(store):
+    for name in ("a", "b", "c"):
+        _tagged(store, f"/photos/{name}.jpg", [("dog", 0.9)])
+    rows = export_rows(store, uris=["/photos/c.jpg", "/photos/gone.jpg", "/photos/a.jpg"])
+    assert [r.location for r in rows] == ["/photos/c.jpg", "/photos/a.jpg"]
 
 
 def test_safe_cell():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
 
 from core.settings import editable_fields, load_settings
@@ -75,3 +76,23 @@ def test_every_review_action_has_a_shortcut(qtbot, window):
     assert keys["Tag All"] == "Ctrl+T" and keys["Export"] == "Ctrl+E"
     # Esc leaves a field or the viewer first, and cancels a run from the grid.
     assert keys["Back to the Grid / Cancel Run"] == "Esc"
+
+
+def test_backbone_menu_marks_only_the_backbones_that_cannot_tag_now(qtbot, window):
+    from core.engine.backbones import DEFAULT_BACKBONE, availability, list_backbones
+
+    qtbot.waitUntil(lambda: getattr(window, "backbone_notes", None) is not None, timeout=20_000)
+    box = window.toolbar.backbone_box
+    for spec in list_backbones():
+        found = availability(spec)
+        text = box.itemText(box.findData(spec.name))
+        short = spec.display_name.split(" (")[0]
+        assert text == (short if found.usable else f"{short} — {found.label}"), spec.name
+        assert found.note in box.itemData(box.findData(spec.name), Qt.ItemDataRole.ToolTipRole)
+    # The default runs from its shipped export: "available (bundled export)", not a warning.
+    assert box.itemText(box.findData(DEFAULT_BACKBONE)) == "EfficientNet-Lite0"
+    dialog = window.settings_dialog()
+    qtbot.addWidget(dialog)
+    editor = dialog.editors["backbone"]
+    label = editor.itemText(editor.findData(DEFAULT_BACKBONE))
+    assert label == "EfficientNet-Lite0 (offline) — available (bundled export)"

@@ -13,7 +13,12 @@ import pytest
 
 import core.engine.runtime as runtime
 from core.engine import bundle
-from core.engine.backbones import availability, get_backbone_spec, with_weights_file
+from core.engine.backbones import (
+    BackboneState,
+    availability,
+    get_backbone_spec,
+    with_weights_file,
+)
 from core.engine.bundle import (
     BUNDLED_MODELS_ENV,
     MANIFEST_FORMAT,
@@ -127,7 +132,8 @@ def test_matching_export_is_found(tmp_path, spec):
 def test_frozen_app_reads_its_own_manifest(frozen, spec):
     write_bundle(frozen / "resources" / "models", spec)
     assert bundled_export(spec) is not None
-    assert availability(spec) == "available (bundled export)"
+    assert availability(spec).note == "available (bundled export)"
+    assert availability(spec).usable
 
 
 @pytest.mark.parametrize(
@@ -218,14 +224,17 @@ def test_without_torch_or_a_bundle_the_reason_is_one_line(monkeypatch, tmp_path,
         r"torch: pip install 'phototagger\[torch\]'$",
     ):
         runtime.open_runtime(spec, device="cpu", cache_dir=tmp_path / "cache")
-    assert availability(get_backbone_spec("vgg16")) == (
+    assert availability(get_backbone_spec("vgg16")).state is BackboneState.NEEDS_TORCH
+    assert availability(get_backbone_spec("vgg16")).note == (
         "needs torch to convert its weights (pip install 'phototagger[torch]')"
     )
 
 
 def test_packaged_app_without_torch_says_not_in_this_build(monkeypatch, frozen):
     hide_torch(monkeypatch)
-    assert availability(get_backbone_spec("vgg16")).startswith("not in this build")
+    found = availability(get_backbone_spec("vgg16"))
+    assert found.note.startswith("not in this build")
+    assert found.state is BackboneState.NOT_IN_BUILD and not found.usable
 
 
 def test_a_gpu_without_torch_is_one_line(monkeypatch):
