@@ -58,15 +58,9 @@ from desktop.run_bar import RunStatusBar, RunToolBar
 from desktop.sidebar import SidebarWidget
 from desktop.tag_panel import TagPanel, mosaic
 from desktop.tag_review import TagReviewBar, open_tag_counts
+from desktop.tagging import PhotoUpdate, TaggingStep, tag_in_background
 from desktop.viewer import PhotoViewer
-from desktop.workers import (
-    DbWorker,
-    PhotoUpdate,
-    ProgressRelay,
-    TaggingStep,
-    ThumbnailLoader,
-    tag_in_background,
-)
+from desktop.workers import DbWorker, ProgressRelay, ThumbnailLoader
 
 PREVIEW_SIZE = 720
 MAX_RECENT = 8
