@@ -96,7 +96,9 @@ class MainWindow(QMainWindow):
         self.db.failed.connect(
             lambda message: self.show_message(f"Database: {message}", error=True)
         )
-        self.loader = ThumbnailLoader(self.cache_dir / "thumbs", self)
+        self.loader = ThumbnailLoader(
+            self.cache_dir / "thumbs", self, preview_dir=self.cache_dir / "previews"
+        )
         self.loader.loaded.connect(self._on_preview_loaded)
         self.model = ThumbnailModel(self.loader, thumb_size=settings.thumbnail_size, parent=self)
         self.proxy = PhotoFilterProxyModel(self)
@@ -182,6 +184,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.review_bar)
         layout.addWidget(self.grid_stack, 1)
         self.viewer = PhotoViewer()
+        self.viewer.decoder.preview_dir = self.cache_dir / "previews"
         self.viewer.closeRequested.connect(self.close_viewer)
         self.center = QStackedWidget()
         self.center.addWidget(grid_page)

@@ -142,10 +142,29 @@ class _ThumbnailSignals(QObject):
 
 class _ThumbnailJob(QRunnable):
     def __init__(
-        self, ref: PhotoRef, size: int, cache_dir: Path, signals: _ThumbnailSignals
+        self,
+        ref: PhotoRef,
+        size: int,
+        cache_dir: Path,
+        signals: _ThumbnailSignals,
+        preview_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.ref, self.size, self.cache_dir, self.signals = ref, size, cache_dir, signals
+        self.preview_dir = preview_dir
+
+    def _with_preview(self):
+        """The thumbnail made with the viewer's preview, for photos slow to decode; else None."""
+        if self.preview_dir is None:
+            return None
+        from desktop.previews import thumbnail_with_preview
+
+        try:
+            return thumbnail_with_preview(
+                Path(self.ref.uri), size=self.size, preview_dir=self.preview_dir
+            )
+        except Exception:  # the plain thumbnail says what is wrong with the file
+            return None
 
     def run(self) -> None:
         try:
@@ -168,7 +187,7 @@ class _ThumbnailJob(QRunnable):
             image = QImage(str(cached))
             if not image.isNull():
                 return image
-        thumb = make_thumbnail(Path(self.ref.uri), size=self.size)
+        thumb = self._with_preview() or make_thumbnail(Path(self.ref.uri), size=self.size)
         cached.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         thumb.save(buffer, "JPEG", quality=85)
@@ -196,9 +215,12 @@ class ThumbnailLoader(QObject):
     loaded = Signal(str, int, QImage)
     failed = Signal(str, int, str)
 
-    def __init__(self, cache_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self, cache_dir: Path, parent: QObject | None = None, *, preview_dir: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.cache_dir = cache_dir
+        self.preview_dir = preview_dir  # where photos slow to decode get the viewer's preview
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max(2, min(8, os.cpu_count() or 2)))
         self._signals = _ThumbnailSignals()
@@ -215,7 +237,8 @@ class ThumbnailLoader(QObject):
         self._pending.add(key)
         # What the view asked for last is what is on screen now: it goes first.
         self._priority = min(self._priority + 1, 1_000_000)
-        self._pool.start(_ThumbnailJob(ref, size, self.cache_dir, self._signals), self._priority)
+        job = _ThumbnailJob(ref, size, self.cache_dir, self._signals, self.preview_dir)
+        self._pool.start(job, self._priority)
 
     @property
     def busy(self) -> bool:
