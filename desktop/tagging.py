@@ -84,16 +84,34 @@ def fresh_ref(ref: PhotoRef) -> PhotoRef:
     return PhotoRef(ref.uri, ref.kind, stat.st_size, stat.st_mtime_ns)
 
 
+def own_process_is_safe() -> bool:
+    """Whether the run may leave the window's process lean (without the engine's imports).
+
+    PySide6 6.12.0 drops a reference to None in some calls (``QPainter.save``,
+    ``restore``, ``setFont``, the static ``processEvents``); before Python 3.12, where
+    None is not immortal, a window's process that has not imported the engine holds
+    few references to None and paints its count down to zero within minutes. There
+    the run stays in the window's process until PySide6 is fixed.
+    """
+    import sys
+
+    from PySide6 import __version__ as pyside_version
+
+    return sys.version_info >= (3, 12) or pyside_version != "6.12.0"
+
+
 def tag_in_background(
     refs: list[PhotoRef],
     *,
     cancel: threading.Event,
+    own_process: bool | None = None,
     **options: Any,
 ) -> Generator[TaggingStep, None, Any]:
     """One tagging run as a background job: yields :class:`TaggingStep`, returns the summary.
 
     The run itself happens in a new process (:func:`run_tagging`, which takes the
-    same ``options``); this generator relays what it sends. ``cancel`` stops it
+    same ``options``); this generator relays what it sends. ``own_process`` False
+    (default: :func:`own_process_is_safe`) runs it on this thread instead. ``cancel`` stops it
     after the batch in flight (what was done is stored). Returns None if
     cancelled while the backbone loaded.
 
@@ -101,6 +119,8 @@ def tag_in_background(
         RunProcessError: With the run's own message when it failed, or when its
             process ended without one (killed, out of memory).
     """
+    if not (own_process_is_safe() if own_process is None else own_process):
+        return (yield from tag_steps(refs, cancel=cancel, **options))
     import core.engine.pipeline  # noqa: F401  (what the steps and the summary are made of, unpickled here)
 
     yield TaggingStep(stage=f"Loading {options.get('backbone', 'the backbone')}…")

@@ -25,7 +25,7 @@ def _options(tmp_path: Path, **changes) -> dict:
 
 
 def _run(refs, cancel: threading.Event, **options):
-    steps = tag_in_background(refs, cancel=cancel, **options)
+    steps = tag_in_background(refs, cancel=cancel, own_process=True, **options)
     seen: list[TaggingStep] = []
     while True:
         try:
