@@ -59,15 +59,9 @@ from desktop.run_bar import RunStatusBar, RunToolBar
 from desktop.sidebar import SidebarWidget
 from desktop.tag_panel import TagPanel, mosaic
 from desktop.tag_review import TagReviewBar, open_tag_counts
+from desktop.tagging import PhotoUpdate, TaggingStep, tag_in_background
 from desktop.viewer import PhotoViewer
-from desktop.workers import (
-    DbWorker,
-    PhotoUpdate,
-    ProgressRelay,
-    TaggingStep,
-    ThumbnailLoader,
-    tag_in_background,
-)
+from desktop.workers import DbWorker, ProgressRelay, ThumbnailLoader
 
 PREVIEW_SIZE = 720
 MAX_RECENT = 8
@@ -111,7 +105,9 @@ class MainWindow(QMainWindow):
         self.db.failed.connect(
             lambda message: self.show_message(f"Database: {message}", error=True)
         )
-        self.loader = ThumbnailLoader(self.cache_dir / "thumbs", self)
+        self.loader = ThumbnailLoader(
+            self.cache_dir / "thumbs", self, preview_dir=self.cache_dir / "previews"
+        )
         self.loader.loaded.connect(self._on_preview_loaded)
         self.model = ThumbnailModel(self.loader, thumb_size=settings.thumbnail_size, parent=self)
         self.proxy = PhotoFilterProxyModel(self)
@@ -197,6 +193,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.review_bar)
         layout.addWidget(self.grid_stack, 1)
         self.viewer = PhotoViewer()
+        self.viewer.decoder.preview_dir = self.cache_dir / "previews"
         self.viewer.closeRequested.connect(self.close_viewer)
         self.center = QStackedWidget()
         self.center.addWidget(grid_page)

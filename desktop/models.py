@@ -25,7 +25,8 @@ from PySide6.QtGui import QImage, QPixmap
 from core.engine.photo_info import PhotoInfo
 from core.engine.sources import PhotoRef
 from core.learning.review import PHOTO_STATES, PhotoState, PhotoTag, photo_state
-from desktop.workers import PhotoUpdate, ThumbnailLoader
+from desktop.tagging import PhotoUpdate
+from desktop.workers import ThumbnailLoader
 
 STATES = PHOTO_STATES
 

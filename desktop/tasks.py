@@ -17,7 +17,7 @@ from core.export.export import export_rows, write_csv, write_json, write_keyword
 from core.export.metadata import KeywordReport
 from core.learning.review import photo_tags_many
 from core.store import Decision, PhotoStatus, Store
-from desktop.workers import PhotoUpdate
+from desktop.tagging import PhotoUpdate
 
 
 def scan_folder(_store: Store, folder: Path) -> list[PhotoRef]:

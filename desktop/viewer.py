@@ -1,9 +1,11 @@
 """The full-size viewer: one photo as large as the window allows, with zoom, one key from the grid.
 
 The photo is decoded off the GUI thread at the size it is shown (a 24 MP JPEG
-on a 1080p screen decodes at a fraction of its pixels); the grid's thumbnail
-stands in until it arrives, and the next photo is decoded ahead so J feels
-instant. Zooming to 100 % decodes the full resolution, also off the thread.
+on a 1080p screen decodes at a fraction of its pixels; a photo that cannot
+decode reduced, such as a progressive JPEG, from the screen-sized preview made
+with its thumbnail, :mod:`desktop.previews`); the grid's thumbnail stands in
+until it arrives, and the next photo is decoded ahead so J feels instant.
+Zooming to 100 % decodes the full resolution, also off the thread.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.face_boxes import paint_face_boxes
 from desktop.models import PhotoItem
+from desktop.previews import preview_for, source_info
 from desktop.theme import color
 
 ZOOM_STEP = 1.25
@@ -42,19 +45,28 @@ class _DecodeSignals(QObject):
 
 
 class _DecodeJob(QRunnable):
-    """Decodes one photo to fit a box on a pool thread."""
+    """Decodes one photo (or its preview, where one covers the box) to fit a box on a pool thread."""
 
-    def __init__(self, uri: str, box: QSize, signals: _DecodeSignals) -> None:
+    def __init__(
+        self, uri: str, box: QSize, signals: _DecodeSignals, preview_dir: Path | None = None
+    ) -> None:
         super().__init__()
-        self.uri, self.box, self.signals = uri, box, signals
+        self.uri, self.box, self.signals, self.preview_dir = uri, box, signals, preview_dir
+
+    def _decode(self):
+        from core.engine.imaging import DecodedPhoto, decode_to_fit
+
+        path, width, height = Path(self.uri), self.box.width(), self.box.height()
+        preview = preview_for(path, width=width, height=height, preview_dir=self.preview_dir)
+        if preview is None:
+            return decode_to_fit(path, width=width, height=height)
+        decoded = decode_to_fit(preview, width=width, height=height)
+        original = source_info(path)
+        return DecodedPhoto(decoded.image, original.width, original.height, decoded.format)
 
     def run(self) -> None:
-        from core.engine.imaging import decode_to_fit
-
         try:
-            decoded = decode_to_fit(
-                Path(self.uri), width=self.box.width(), height=self.box.height()
-            )
+            decoded = self._decode()
             rgb = decoded.image
             image = QImage(
                 rgb.tobytes(), rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888
@@ -87,6 +99,7 @@ class PhotoDecoder(QObject):
         self._signals.failed.connect(self._on_failed)
         self._cache: OrderedDict[tuple[str, int, int], tuple[QImage, QSize]] = OrderedDict()
         self._pending: set[tuple[str, int, int]] = set()
+        self.preview_dir: Path | None = None  # previews of photos slow to decode (desktop.previews)
 
     def request(self, uri: str, box: QSize, *, prefetch: bool = False) -> bool:
         """Decode ``uri`` to fit ``box``; True when the answer was cached and emitted at once."""
@@ -99,7 +112,8 @@ class PhotoDecoder(QObject):
             return True
         if key not in self._pending:
             self._pending.add(key)
-            self._pool.start(_DecodeJob(uri, QSize(box), self._signals), 0 if prefetch else 1)
+            job = _DecodeJob(uri, QSize(box), self._signals, self.preview_dir)
+            self._pool.start(job, 0 if prefetch else 1)
         return False
 
     def stop(self) -> None:

@@ -5,9 +5,8 @@ the result back through a queued signal on its own thread, so no widget is
 ever touched from elsewhere and no click waits on SQLite, a decoder or the
 network. There is one database worker (a thread with its own
 :class:`core.store.Store`, since SQLite connections belong to one thread), one
-tagging job per run (with its own Store on the same WAL file) and
-a thread pool for thumbnails. Tagging runs are background jobs
-(:mod:`desktop.jobs`); :func:`tag_in_background` is the function they run.
+tagging run at a time (in its own process with its own Store on the same WAL
+file, :mod:`desktop.tagging`) and a thread pool for thumbnails.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +24,11 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal,
 from PySide6.QtGui import QImage
 
 from core.engine.sources import PhotoRef
-from core.learning.review import PhotoTag
-from core.store import PhotoStatus
 
 log = logging.getLogger(__name__)
 
 DbTask = Callable[[Any], Any]
 """A function of the worker's Store, run on the database thread."""
-
-
-@dataclass(frozen=True)
-class PhotoUpdate:
-    """What the grid needs to know about one photo after the engine touched it."""
-
-    uri: str
-    photo_id: int | None
-    status: PhotoStatus
-    error: str | None
-    tags: tuple[PhotoTag, ...]
-    ref: PhotoRef | None = None  # the file as the run found it (new size or mtime: a new version)
-    rejected: bool | None = None  # marked "not this one" in curation; None: not looked up
 
 
 class _DbJobRunner(QObject):
@@ -146,107 +129,6 @@ class ProgressRelay(QObject):
     progressed = Signal(int, int)
 
 
-@dataclass(frozen=True)
-class TaggingStep:
-    """What a tagging run reports: a stage line while the backbone loads, then each batch.
-
-    Attributes:
-        stage: A line for the status bar (empty once batches come).
-        progress: The :class:`core.engine.pipeline.Progress` after a batch, or None.
-        updates: One :class:`PhotoUpdate` per photo of the batch.
-    """
-
-    stage: str = ""
-    progress: Any = None
-    updates: tuple[PhotoUpdate, ...] = ()
-
-
-def fresh_ref(ref: PhotoRef) -> PhotoRef:
-    """The ref with its file's size and mtime now: a file fixed or edited since is tagged again."""
-    if ref.kind != "file":
-        return ref
-    try:
-        stat = os.stat(ref.uri)
-    except OSError:
-        return ref  # gone: the run says so for this photo
-    return PhotoRef(ref.uri, ref.kind, stat.st_size, stat.st_mtime_ns)
-
-
-def tag_in_background(
-    refs: list[PhotoRef],
-    *,
-    backbone: str,
-    device: str,
-    db_path: Path,
-    cache_dir: Path,
-    threshold: float,
-    top_k: int,
-    cancel: threading.Event,
-    batch_size: int = 16,
-    max_pixels: int = 150_000_000,
-    detect_faces: bool = True,
-    recognize_faces: bool = False,
-    precision: str = "float",
-    rescan: bool = False,
-):
-    """One tagging run as a background job: yields :class:`TaggingStep`, returns the summary.
-
-    Opens the backbone (importing the engine here, never at start-up), then
-    tags batch by batch with its own Store on the same WAL file; ``cancel``
-    stops it after the batch in flight. Returns None if cancelled while loading.
-    Each file is looked at again first, so one fixed since the folder was read
-    is tagged; ``rescan`` tags the photos even if their file did not change (Retry).
-    """
-    from core.engine.pipeline import Tagger, iter_tagging
-    from core.learning.learned import LearnedScorer, apply_learned
-    from core.store import Store
-    from desktop.tasks import load_updates  # tasks builds on this module's PhotoUpdate
-
-    yield TaggingStep(stage=f"Loading {backbone}…")
-    tagger = Tagger.open(
-        backbone,
-        device=device,
-        cache_dir=cache_dir / "onnx",
-        faces=detect_faces,
-        recognize=recognize_faces,
-        precision=precision,
-    )
-    if cancel.is_set():
-        return None
-    yield TaggingStep(stage=f"Tagging with {tagger.spec.display_name}…")
-    with Store(db_path) as store:
-        scorer = LearnedScorer.current(store, backbone=tagger.spec.name)
-        steps = iter_tagging(
-            [fresh_ref(r) for r in refs],
-            tagger=tagger,
-            store=store,
-            device=device,
-            batch_size=batch_size,
-            rescan=rescan,
-            cancel=cancel,
-            max_pixels=max_pixels,
-        )
-        while True:
-            try:
-                results, progress = next(steps)
-            except StopIteration as end:
-                return end.value
-            # Every result was saved, so each has an id.
-            known = {p.uri: p.id for p in store.photos_with_uris(r.ref.uri for r in results)}
-            ids = {r.ref.uri: known[r.ref.uri] for r in results}
-            tagged = [ids[r.ref.uri] for r in results if r.ok]
-            apply_learned(store, tagged, backbone=tagger.spec.name, scorer=scorer)
-            updates = load_updates(
-                store,
-                ids,
-                threshold=threshold,
-                top_k=top_k,
-                refs={r.ref.uri: r.ref for r in results},
-                look_up_rejects=False,
-            )
-            yield TaggingStep(progress=progress, updates=tuple(updates))
-
-
 def thumbnail_cache_path(cache_dir: Path, ref: PhotoRef, size: int) -> Path:
     """Where a file's thumbnail lives on disk: keyed by path, size and mtime, so edits refresh it."""
     key = hashlib.sha1(f"{ref.uri}|{ref.size}|{ref.mtime}|{size}".encode()).hexdigest()
@@ -260,10 +142,29 @@ class _ThumbnailSignals(QObject):
 
 class _ThumbnailJob(QRunnable):
     def __init__(
-        self, ref: PhotoRef, size: int, cache_dir: Path, signals: _ThumbnailSignals
+        self,
+        ref: PhotoRef,
+        size: int,
+        cache_dir: Path,
+        signals: _ThumbnailSignals,
+        preview_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.ref, self.size, self.cache_dir, self.signals = ref, size, cache_dir, signals
+        self.preview_dir = preview_dir
+
+    def _with_preview(self):
+        """The thumbnail made with the viewer's preview, for photos slow to decode; else None."""
+        if self.preview_dir is None:
+            return None
+        from desktop.previews import thumbnail_with_preview
+
+        try:
+            return thumbnail_with_preview(
+                Path(self.ref.uri), size=self.size, preview_dir=self.preview_dir
+            )
+        except Exception:  # the plain thumbnail says what is wrong with the file
+            return None
 
     def run(self) -> None:
         try:
@@ -286,7 +187,7 @@ class _ThumbnailJob(QRunnable):
             image = QImage(str(cached))
             if not image.isNull():
                 return image
-        thumb = make_thumbnail(Path(self.ref.uri), size=self.size)
+        thumb = self._with_preview() or make_thumbnail(Path(self.ref.uri), size=self.size)
         cached.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         thumb.save(buffer, "JPEG", quality=85)
@@ -314,9 +215,12 @@ class ThumbnailLoader(QObject):
     loaded = Signal(str, int, QImage)
     failed = Signal(str, int, str)
 
-    def __init__(self, cache_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(
+        self, cache_dir: Path, parent: QObject | None = None, *, preview_dir: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.cache_dir = cache_dir
+        self.preview_dir = preview_dir  # where photos slow to decode get the viewer's preview
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max(2, min(8, os.cpu_count() or 2)))
         self._signals = _ThumbnailSignals()
@@ -333,7 +237,8 @@ class ThumbnailLoader(QObject):
         self._pending.add(key)
         # What the view asked for last is what is on screen now: it goes first.
         self._priority = min(self._priority + 1, 1_000_000)
-        self._pool.start(_ThumbnailJob(ref, size, self.cache_dir, self._signals), self._priority)
+        job = _ThumbnailJob(ref, size, self.cache_dir, self._signals, self.preview_dir)
+        self._pool.start(job, self._priority)
 
     @property
     def busy(self) -> bool:

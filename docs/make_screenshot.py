@@ -5,7 +5,7 @@ Creative Commons licence); the script tags them with the default backbone in a
 temporary PHOTOTAGGER_HOME, makes a few decisions as a person would, grabs the
 window offscreen and writes the photo credits to docs/screenshot-credits.md.
 
-    QT_QPA_PLATFORM=offscreen python docs/make_screenshot.py [--size 1440x900]
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshot.py [--size 1280x800]
 """
 
 from __future__ import annotations
@@ -25,12 +25,20 @@ PHOTOS = 20
 SELECTED = "000000030752.jpg"  # a skier and her dog in the snow
 
 
+def process_events() -> None:
+    # Through an event loop object with flags: PySide6 6.12's static processEvents()
+    # drops a reference to None on each call, and a long loop of them ends Python.
+    from PySide6.QtCore import QEventLoop
+
+    QEventLoop().processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+
+
 def wait_for(app, condition, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("the window did not get there in time")
-        app.processEvents()
+        process_events()
         time.sleep(0.005)
 
 
@@ -51,15 +59,18 @@ def credits(names: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", default="1440x900")
+    parser.add_argument("--size", default="1280x800")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="phototagger-shot-") as tmp:
         os.environ["PHOTOTAGGER_HOME"] = str(Path(tmp) / "home")
-        folder = Path(tmp) / "Weekend photos"
-        folder.mkdir()
+        # A home of its own with a Pictures folder, where the folder tree starts.
+        os.environ["HOME"] = str(Path(tmp) / "me")
+        folder = Path(tmp) / "me" / "Pictures" / "Weekend photos"
+        folder.mkdir(parents=True)
+        (folder.parent / "Holidays 2025").mkdir()
         names = [p.name for p in sorted((COCO / "train2017").glob("*.jpg"))[:PHOTOS]]
         for name in names:
             shutil.copy2(COCO / "train2017" / name, folder / name)
@@ -101,9 +112,9 @@ def main() -> None:
         window._refresh_counts()
         wait_for(app, lambda: not window.loader.busy, 60)
         for _ in range(20):
-            app.processEvents()
+            process_events()
             time.sleep(0.01)
-        window.message_label.setText(f"Tagged {PHOTOS} photos · reviewing {SELECTED}")
+        window.show_message(f"Tagged {PHOTOS} photos · reviewing {SELECTED}")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(args.out))
         window.shutdown()

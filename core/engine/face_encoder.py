@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
+import multiprocessing
 import threading
+import weakref
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -29,7 +34,11 @@ from PIL import Image
 from core.engine.faces import CONFIDENT_FACE, Face
 from core.errors import PhotoTaggerError
 
+log = logging.getLogger(__name__)
+
 EMBEDDING_SIZE = 128
+MAX_BROKEN_HELPERS = 2
+"""After this many helper pools die, descriptors are computed in this process."""
 MIN_EMBED_SIDE = 20
 """Faces narrower than this many pixels of the decoded photo are not embedded (too blurred)."""
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -71,17 +80,67 @@ def encoder_version() -> str:
     return f"dlib-resnet-5pt-{digest.hexdigest()[:8]}"
 
 
+def _load_models(folder: Path) -> tuple[object, object]:
+    import dlib
+
+    return (
+        dlib.shape_predictor(str(folder / LANDMARKS_FILE)),
+        dlib.face_recognition_model_v1(str(folder / NETWORK_FILE)),
+    )
+
+
+def _descriptors(
+    models: tuple[object, object], pixels: np.ndarray, rects: list[tuple[int, int, int, int]]
+) -> list[np.ndarray]:
+    """One descriptor per (left, top, right, bottom) box of ``pixels`` (RGB, uint8)."""
+    import dlib
+
+    predictor, network = models
+    out = []
+    for left, top, right, bottom in rects:
+        shape = predictor(pixels, dlib.rectangle(left, top, right, bottom))  # type: ignore[operator]
+        vector = network.compute_face_descriptor(pixels, shape)  # type: ignore[attr-defined]
+        out.append(np.asarray(vector, dtype=np.float32))
+    return out
+
+
+# Set in each helper process by its initializer: that process's own pair of models.
+_helper_models: tuple[object, object] | None = None
+
+
+def _helper_start(folder: str) -> None:
+    global _helper_models
+    _helper_models = _load_models(Path(folder))
+
+
+def _helper_ready() -> bool:
+    return _helper_models is not None
+
+
+def _helper_descriptors(
+    pixels: np.ndarray, rects: list[tuple[int, int, int, int]]
+) -> list[np.ndarray]:
+    assert _helper_models is not None, "the helper process has no models"
+    return _descriptors(_helper_models, pixels, rects)
+
+
 class FaceEncoder:
     """Computes each face's 128-d descriptor. Safe to use from several threads.
 
-    dlib's networks are not documented as thread-safe, so each thread gets its own
-    pair of models (about 30 MB each), loaded on first use.
+    dlib holds the GIL for all its work: about 0.14 s to load each model and
+    about 0.14 s per face for the descriptor, during which no other Python
+    thread of the process runs (a window would freeze). With ``helper_processes``,
+    the models load once in each of that many helper processes and every
+    descriptor is computed there, so the calling process only sends pixels and
+    waits with the GIL released. Without (the default), dlib runs on the calling
+    threads, each with its own pair of models (dlib's networks are not documented
+    as thread-safe), loaded on first use: for processes with nothing else to run.
 
     Raises:
         RecognitionUnavailable: If dlib or the models are not installed.
     """
 
-    def __init__(self, *, min_score: float = CONFIDENT_FACE) -> None:
+    def __init__(self, *, min_score: float = CONFIDENT_FACE, helper_processes: int = 0) -> None:
         folder = models_dir()
         if folder is None or importlib.util.find_spec("dlib") is None:
             raise RecognitionUnavailable(NOT_INSTALLED)
@@ -89,16 +148,53 @@ class FaceEncoder:
         self._local = threading.local()
         self.min_score = min_score
         self.version = encoder_version()
+        self.helper_processes = helper_processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._broken = 0
 
-    def _models(self):
+    def start(self) -> None:
+        """Start the helper processes now, so their models load while other work goes on.
+
+        Returns at once; without helper processes it does nothing (models load on first use).
+        """
+        pool = self._helpers()
+        if pool is not None:
+            for _ in range(self.helper_processes):
+                pool.submit(_helper_ready)
+
+    def close(self) -> None:
+        """Stop the helper processes (a later :meth:`embed` starts them again)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> FaceEncoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _helpers(self) -> ProcessPoolExecutor | None:
+        if self.helper_processes <= 0:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                # spawn, not fork: the calling process may run Qt and other threads.
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.helper_processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_helper_start,
+                    initargs=(str(self._folder),),
+                )
+                weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+            return self._pool
+
+    def _models(self) -> tuple[object, object]:
         models = getattr(self._local, "models", None)
         if models is None:
-            import dlib
-
-            models = (
-                dlib.shape_predictor(str(self._folder / LANDMARKS_FILE)),
-                dlib.face_recognition_model_v1(str(self._folder / NETWORK_FILE)),
-            )
+            models = _load_models(self._folder)
             self._local.models = models
         return models
 
@@ -109,24 +205,41 @@ class FaceEncoder:
         """
         if not faces:
             return faces
-        import dlib
-
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
         height, width = pixels.shape[:2]
-        predictor, network = self._models()
-        out = []
-        for face in faces:
+        rects: dict[int, tuple[int, int, int, int]] = {}
+        for i, face in enumerate(faces):
             left, top, right, bottom = face.box
-            rect = dlib.rectangle(
+            rect = (
                 round(left * width),
                 round(top * height),
                 round(right * width),
                 round(bottom * height),
             )
-            if face.score < self.min_score or rect.width() < MIN_EMBED_SIDE:
-                out.append(face)
-                continue
-            shape = predictor(pixels, rect)
-            vector = np.asarray(network.compute_face_descriptor(pixels, shape), dtype=np.float32)
-            out.append(replace(face, embedding=vector))
-        return tuple(out)
+            if face.score >= self.min_score and rect[2] - rect[0] + 1 >= MIN_EMBED_SIDE:
+                rects[i] = rect
+        if not rects:
+            return faces
+        pool = self._helpers()
+        if pool is None:
+            vectors = _descriptors(self._models(), pixels, list(rects.values()))
+        else:
+            try:
+                vectors = pool.submit(_helper_descriptors, pixels, list(rects.values())).result()
+            except BrokenProcessPool:
+                # A helper died (killed, out of memory) or could not start: this photo's
+                # faces are done here; after a second time, every photo's are.
+                self.close()
+                self._broken += 1
+                if self._broken >= MAX_BROKEN_HELPERS:
+                    self.helper_processes = 0
+                log.warning(
+                    "face recognition helper stopped%s",
+                    "; recognising faces in this process" if not self.helper_processes else "",
+                )
+                vectors = _descriptors(self._models(), pixels, list(rects.values()))
+        found = dict(zip(rects, vectors, strict=True))
+        return tuple(
+            replace(face, embedding=found[i]) if i in found else face
+            for i, face in enumerate(faces)
+        )

@@ -30,7 +30,7 @@ def test_cli_app_and_bot_apply_the_same_learned_suggestions(
     from bot.credentials import Secret
     from bot.service import PhotoService
     from core.cli import cli
-    from desktop.workers import tag_in_background
+    from desktop.tagging import tag_in_background
 
     labels = coco_labels()
     for uri in sorted(u for u in labels if "/train2017/" in u):
