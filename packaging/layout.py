@@ -73,6 +73,8 @@ QT_UNUSED = (
     "PySide6.QtXml",
     "PySide6.QtConcurrent",
 )
+# Other Qt bindings: qtpy (superqt's layer) takes the first it can import, and it must be PySide6.
+QT_OTHER_BINDINGS = ("PyQt5", "PyQt6", "PySide2")
 # Qt plugin folders worth keeping: platforms (filtered below) and the image readers for thumbnails.
 QT_PLUGIN_DIRS_KEPT = ("platforms", "imageformats", "xcbglintegrations", "platformthemes")
 QT_PLATFORMS_KEPT = ("offscreen", "xcb", "minimal", "wayland", "windows", "cocoa")
@@ -83,7 +85,7 @@ def excludes(flavor: str) -> list[str]:
     if flavor not in ("cpu", "gpu"):
         raise ValueError(f"unknown flavor {flavor!r}; use cpu or gpu")
     extra = TORCH_STACK if flavor == "cpu" else ()
-    return sorted({*TOOLING, *QT_UNUSED, *extra})
+    return sorted({*TOOLING, *QT_UNUSED, *QT_OTHER_BINDINGS, *extra})
 
 
 def cli_exe_name(platform: str) -> str:

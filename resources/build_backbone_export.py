@@ -8,7 +8,9 @@ Run from the project root in an install with torch (``pip install -e '.[torch]'`
 The int8 graph is statically quantized with ONNX Runtime's tools (QDQ,
 per-channel weights), calibrated on photos like a user's: coco-mini's
 train2017 photos and decode-bench's camera JPEGs from ``../shared/data``
-(never imagenet-sample, which scores it).
+(never imagenet-sample, which scores it). The padding arithmetic stays in
+float (see :func:`shape_arithmetic_nodes`) and only the weights that feed
+AVX2's saturating multiply are cut to 7 bits (see :func:`quantize_int8`).
 
 The export, its data config, ``manifest.json`` and ``NOTICE.txt`` are committed
 and shipped inside the package, so tagging on the CPU needs only onnxruntime,
@@ -142,16 +144,58 @@ def calibration_photos(data: Path = SHARED_DATA) -> list[Path]:
     return sorted(coco.glob("*.jpg")) + sorted(cameras)
 
 
+def shape_arithmetic_nodes(model: Any) -> list[str]:
+    """Nodes that compute only from tensor shapes: the sizes of TF "same" padding.
+
+    Quantizing them rounds pads of 1 or 2 pixels to 0, which shifts every
+    strided layer by a pixel; they are integers computed once per photo and
+    stay in float. A node counts when one of its inputs derives from a
+    ``Shape`` and the others are constants, so no node of the network's own
+    activations is listed.
+    """
+    constants = {init.name for init in model.graph.initializer} | {""}
+    derived: set[str] = set()
+    found = []
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            constants.update(node.output)
+            continue
+        inputs = set(node.input)
+        if node.op_type == "Shape" or (inputs & derived and inputs <= derived | constants):
+            derived.update(node.output)
+            found.append(node.name)
+    return sorted(found)
+
+
+def seven_bit_weights(model: Any) -> list[str]:
+    """The weights of convolutions and the classifier that run through a u8 x s8 GEMM.
+
+    Depthwise convolutions (``group`` > 1) are left out: their kernel does not
+    saturate, and their few weights per channel need all 8 bits.
+    """
+    weights = []
+    for node in model.graph.node:
+        groups = next((a.i for a in node.attribute if a.name == "group"), 1)
+        if (node.op_type == "Conv" and groups == 1) or node.op_type == "Gemm":
+            weights.append(node.input[1])
+    return sorted(weights)
+
+
 def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[str, Any]:
     """Quantize the float export in ``out_dir`` to int8; returns the variant's manifest entry.
 
-    Weights 8-bit symmetric per channel on a 7-bit range (``reduce_range``: no
-    16-bit saturation on AVX2 CPUs without VNNI, and the same graph on those
-    with it), activations uint8 from min/max over the calibration photos, each
-    shown to the network as tagging shows it (whole photo, one per pass).
+    Weights int8 symmetric per channel, activations uint8 from min/max over
+    the calibration photos, each shown to the network as tagging shows it
+    (whole photo, one per pass). On AVX2 CPUs without VNNI, ONNX Runtime
+    multiplies u8 x s8 pairs into 16 bits, which saturates with 8-bit weights,
+    so the weights of every GEMM-run layer use a 7-bit range (the same graph
+    runs on VNNI CPUs, where it costs nothing measurable); depthwise weights,
+    which do not go through that multiply, keep 8 bits. The padding arithmetic
+    stays in float (:func:`shape_arithmetic_nodes`).
     """
     import tempfile
 
+    import onnx
     from onnxruntime import __version__ as ort_version
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -181,19 +225,14 @@ def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[
             return None if batch is None else {"pixels": batch}
 
     model = out_dir / f"{BACKBONE}.int8.onnx"
-    settings = {
-        "format": "QDQ",
-        "per_channel": True,
-        "reduce_range": True,
-        "activations": "uint8, asymmetric",
-        "weights": "int8, symmetric",
-        "calibration_method": "MinMax",
-    }
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(
             str(out_dir / f"{BACKBONE}.onnx"), str(prepared), skip_symbolic_shape=True
         )
+        graph = onnx.load(str(prepared))
+        kept_float = shape_arithmetic_nodes(graph)
+        seven_bit = seven_bit_weights(graph)
         partial = Path(tmp) / model.name
         quantize_static(
             str(prepared),
@@ -201,13 +240,29 @@ def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[
             Photos(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            reduce_range=True,
+            reduce_range=False,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            nodes_to_exclude=kept_float,
+            extra_options={
+                "ActivationSymmetric": False,
+                "WeightSymmetric": True,
+                "TensorQuantOverrides": {
+                    name: [{"reduce_range": True, "axis": 0}] for name in seven_bit
+                },
+            },
         )
         partial.replace(model)
+    settings = {
+        "format": "QDQ",
+        "per_channel": True,
+        "activations": "uint8, asymmetric",
+        "weights": "int8, symmetric",
+        "reduce_range": "7-bit weights for convolutions and the classifier, 8 for depthwise",
+        "kept_float": "padding arithmetic (Pad sizes computed from the input shape)",
+        "calibration_method": "MinMax",
+    }
     return {
         "model": model.name,
         "model_sha256": sha256_of(model),

@@ -32,8 +32,19 @@ def test_no_module_the_cpu_path_needs_is_excluded(layout):
         "numpy",
         "PIL",
         "PySide6.QtWidgets",
+        "superqt",
+        "qtpy",
+        "dlib",
+        "face_recognition_models",
     }
     assert needed.isdisjoint(layout.excludes("cpu"))
+
+
+@pytest.mark.parametrize("flavor", ["cpu", "gpu"])
+def test_qtpy_can_only_find_pyside6_in_the_bundle(layout, flavor):
+    """superqt's workers go through qtpy, which imports the first Qt binding it finds."""
+    assert {"PyQt5", "PyQt6", "PySide2"} <= set(layout.excludes(flavor))
+    assert "PySide6" not in layout.excludes(flavor)
 
 
 @pytest.mark.parametrize(
