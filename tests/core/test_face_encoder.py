@@ -12,6 +12,7 @@ from PIL import Image
 from core.engine.face_encoder import FaceEncoder, recognition_available
 from core.engine.faces import FaceDetector
 from tests.conftest import shared
+from tests.store_sql import sql
 
 pytestmark = pytest.mark.skipif(
     not recognition_available(), reason="face recognition is not installed"
@@ -117,7 +118,7 @@ def test_tagging_run_recognises_faces_in_helpers_and_closes_them(tmp_path_factor
         assert summary.tagged == 5
         assert tagger.encoder._pool is not None
     assert tagger.encoder._pool is None
-    embedded = store.db.execute("select count(*) from faces where embedding is not null")
+    embedded = sql(store, "select count(*) from faces where embedding is not null")
     assert embedded.fetchone()[0] >= 5
 
 
