@@ -41,7 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from _common import shared
+from _common import PRECISIONS, shared, use_precision
 
 from core.engine.pipeline import Tagger, tag_photos
 from core.engine.sources import file_ref
@@ -62,7 +62,9 @@ def tagged_coco(
         rows = list(csv.DictReader(fh))
     refs = [file_ref(folder / r["path"]) for r in rows]
     store = Store(db)
-    tagger = Tagger.open(backbone, device="cpu", cache_dir=cache, precision=precision)
+    tagger = Tagger.open(
+        backbone, device="cpu", cache_dir=cache, precision=use_precision(precision)
+    )
     tag_photos(refs, tagger=tagger, store=store)
     by_uri = {
         ref.uri: (set(r["tags"].split(";")), r["path"]) for ref, r in zip(refs, rows, strict=True)
@@ -215,9 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="efficientnet-lite0")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument(
-        "--precisions", nargs="+", default=["auto"], choices=["auto", "float", "int8"]
-    )
+    parser.add_argument("--precisions", nargs="+", default=["auto"], choices=PRECISIONS)
     args = parser.parse_args()
     reports = [
         learning_report(args.backbone, folds=args.folds, precision=precision)

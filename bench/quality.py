@@ -44,7 +44,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, shared
+from _common import PRECISIONS, ROOT, shared, use_precision
 from learning import learning_report
 from sklearn.metrics import average_precision_score
 
@@ -79,7 +79,9 @@ def coco_map() -> tuple[dict[str, str], list[str]]:
 
 def tag_set(store: Store, folder: Path, rows: list[dict], precision: str = "auto") -> list[dict]:
     """Tag the photos; per photo: split, COCO labels, best stored score per tag, shown tags."""
-    tagger = Tagger.open(DEFAULT_BACKBONE, device="cpu", cache_dir=CACHE, precision=precision)
+    tagger = Tagger.open(
+        DEFAULT_BACKBONE, device="cpu", cache_dir=CACHE, precision=use_precision(precision)
+    )
     refs = [file_ref(folder / r["path"]) for r in rows]
     summary = tag_photos(refs, tagger=tagger, store=store)
     if summary.failed:
@@ -172,7 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", nargs="*", choices=SPLITS, default=list(SPLITS))
     parser.add_argument("--no-learning", action="store_true", help="out of the box only")
-    parser.add_argument("--precision", default="auto", choices=["auto", "float", "int8"])
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     args = parser.parse_args()
     folder = shared("coco-mini")
     with open(folder / "tags.csv", newline="", encoding="utf-8") as fh:

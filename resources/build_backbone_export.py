@@ -5,12 +5,14 @@ Run from the project root in an install with torch (``pip install -e '.[torch]'`
     python resources/build_backbone_export.py            # float and int8 exports
     python resources/build_backbone_export.py --check    # are the shipped files intact?
 
-The int8 graph is statically quantized with ONNX Runtime's tools (QDQ,
+Two int8 graphs are statically quantized with ONNX Runtime's tools (QDQ,
 per-channel weights), calibrated on photos like a user's: coco-mini's
 train2017 photos and decode-bench's camera JPEGs from ``../shared/data``
-(never imagenet-sample, which scores it). The padding arithmetic stays in
-float (see :func:`shape_arithmetic_nodes`) and only the weights that feed
-AVX2's saturating multiply are cut to 7 bits (see :func:`quantize_int8`).
+(never imagenet-sample, which scores them). The padding arithmetic stays in
+float (see :func:`shape_arithmetic_nodes`). ``int8`` has 8-bit weights, for
+CPUs with 8-bit dot-product instructions (x86 VNNI or AMX, Arm); ``int8-avx2``
+cuts the weights that feed AVX2's saturating multiply to 7 bits, for x86 CPUs
+without VNNI (see :func:`quantize_int8`).
 
 The export, its data config, ``manifest.json`` and ``NOTICE.txt`` are committed
 and shipped inside the package, so tagging on the CPU needs only onnxruntime,
@@ -167,32 +169,65 @@ def shape_arithmetic_nodes(model: Any) -> list[str]:
     return sorted(found)
 
 
-def seven_bit_weights(model: Any) -> list[str]:
+AVX2_EIGHT_BIT_LAYERS = (
+    "/blocks/blocks.1/blocks.1.0/conv_pwl/Conv",
+    "/blocks/blocks.1/blocks.1.1/conv_pwl/Conv",
+    "/blocks/blocks.4/blocks.4.0/conv_pwl/Conv",
+    "/blocks/blocks.5/blocks.5.3/conv_pwl/Conv",
+    "/blocks/blocks.6/blocks.6.0/conv_pwl/Conv",
+)
+"""Pointwise layers that keep 8-bit weights in the AVX2 graph, though their sums may saturate.
+
+Found one layer at a time on the calibration photos, on AVX2's own kernels: each
+alone raised the embedding's cosine to float by 0.0006 to 0.0019 (every other
+layer by less than 0.0005, and the stem lost 0.05); the five together, +0.0048.
+On 103 photos that chose nothing (decode-bench's JPEGs under 2 MP and the faces
+set) they gave +0.0044 (ADR 0007).
+"""
+
+
+def seven_bit_weights(model: Any, *, keep_eight: tuple[str, ...] = ()) -> list[str]:
     """The weights of convolutions and the classifier that run through a u8 x s8 GEMM.
 
     Depthwise convolutions (``group`` > 1) are left out: their kernel does not
-    saturate, and their few weights per channel need all 8 bits.
+    saturate, and their few weights per channel need all 8 bits. So are the
+    layers named in ``keep_eight``.
     """
     weights = []
     for node in model.graph.node:
         groups = next((a.i for a in node.attribute if a.name == "group"), 1)
+        if node.name in keep_eight:
+            continue
         if (node.op_type == "Conv" and groups == 1) or node.op_type == "Gemm":
             weights.append(node.input[1])
     return sorted(weights)
 
 
-def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[str, Any]:
-    """Quantize the float export in ``out_dir`` to int8; returns the variant's manifest entry.
+INT8_VARIANTS = {
+    "int8": "CPUs with 8-bit dot-product instructions (x86 VNNI or AMX) and Arm CPUs",
+    "int8-avx2": "x86 CPUs without VNNI, whose 16-bit sums of products overflow with 8-bit weights",
+}
+
+
+def quantize_int8(
+    out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA, variant: str = "int8"
+) -> dict[str, Any]:
+    """Quantize the float export in ``out_dir`` to one int8 graph; returns its manifest entry.
 
     Weights int8 symmetric per channel, activations uint8 from min/max over
     the calibration photos, each shown to the network as tagging shows it
-    (whole photo, one per pass). On AVX2 CPUs without VNNI, ONNX Runtime
-    multiplies u8 x s8 pairs into 16 bits, which saturates with 8-bit weights,
-    so the weights of every GEMM-run layer use a 7-bit range (the same graph
-    runs on VNNI CPUs, where it costs nothing measurable); depthwise weights,
-    which do not go through that multiply, keep 8 bits. The padding arithmetic
-    stays in float (:func:`shape_arithmetic_nodes`).
+    (whole photo, one per pass). The padding arithmetic stays in float
+    (:func:`shape_arithmetic_nodes`).
+
+    ``variant`` is a key of :data:`INT8_VARIANTS`. ``int8`` gives every weight
+    8 bits. On x86 CPUs without VNNI, ONNX Runtime adds pairs of u8 x s8
+    products in 16 bits, which saturates with 8-bit weights, so ``int8-avx2``
+    gives the weights of the GEMM-run layers a 7-bit range, all but
+    :data:`AVX2_EIGHT_BIT_LAYERS`; depthwise weights, which do not go through
+    that multiply, keep 8 bits.
     """
+    if variant not in INT8_VARIANTS:
+        raise ValueError(f"unknown int8 variant {variant!r}")
     import tempfile
 
     import onnx
@@ -224,7 +259,7 @@ def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[
             batch = next(self._batches, None)
             return None if batch is None else {"pixels": batch}
 
-    model = out_dir / f"{BACKBONE}.int8.onnx"
+    model = out_dir / f"{BACKBONE}.{variant}.onnx"
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(
@@ -232,7 +267,11 @@ def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[
         )
         graph = onnx.load(str(prepared))
         kept_float = shape_arithmetic_nodes(graph)
-        seven_bit = seven_bit_weights(graph)
+        seven_bit = (
+            seven_bit_weights(graph, keep_eight=AVX2_EIGHT_BIT_LAYERS)
+            if variant == "int8-avx2"
+            else []
+        )
         partial = Path(tmp) / model.name
         quantize_static(
             str(prepared),
@@ -259,13 +298,19 @@ def quantize_int8(out_dir: Path = OUT_DIR, *, data: Path = SHARED_DATA) -> dict[
         "per_channel": True,
         "activations": "uint8, asymmetric",
         "weights": "int8, symmetric",
-        "reduce_range": "7-bit weights for convolutions and the classifier, 8 for depthwise",
+        "reduce_range": (
+            "7-bit weights for convolutions and the classifier, 8 for depthwise"
+            f" and for {len(AVX2_EIGHT_BIT_LAYERS)} projections (AVX2_EIGHT_BIT_LAYERS)"
+            if seven_bit
+            else "none: 8-bit weights"
+        ),
         "kept_float": "padding arithmetic (Pad sizes computed from the input shape)",
         "calibration_method": "MinMax",
     }
     return {
         "model": model.name,
         "model_sha256": sha256_of(model),
+        "for": INT8_VARIANTS[variant],
         "quantized_from": f"{BACKBONE}.onnx",
         "quantization": {"tool": f"onnxruntime.quantization {ort_version}", **settings},
         "calibration": {
@@ -289,7 +334,7 @@ def build(out_dir: Path = OUT_DIR, *, int8: bool = True) -> dict[str, Any]:
     """Export the default backbone into ``out_dir`` (float, then int8) and write the manifest."""
     entry = export_float(out_dir)
     if int8:
-        entry["variants"] = {"int8": quantize_int8(out_dir)}
+        entry["variants"] = {name: quantize_int8(out_dir, variant=name) for name in INT8_VARIANTS}
     exports = {BACKBONE: entry}
     write_manifest(exports, out_dir)
     return {"exports": exports}
@@ -336,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the export")
     parser.add_argument("--check", action="store_true", help="only check the shipped files")
-    parser.add_argument("--float-only", action="store_true", help="leave the int8 graph out")
+    parser.add_argument("--float-only", action="store_true", help="leave the int8 graphs out")
     args = parser.parse_args(argv)
     if args.check:
         problems = check(args.out)

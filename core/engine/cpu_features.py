@@ -1,9 +1,12 @@
-"""Whether this CPU multiplies int8 fast: the test behind the int8 export's ``auto`` choice.
+"""How this CPU multiplies int8: behind the ``auto`` precision and the choice of int8 graph.
 
 An int8 graph wins on CPUs with 8-bit dot-product instructions (x86 VNNI or
 AMX, Arm's dot product); elsewhere ONNX Runtime emulates them and the float
-graph is the safe default (ADR 0007). Read from what the OS reports, never by
-running a model, so start-up stays fast.
+graph is the safe default (ADR 0007). On x86 CPUs without them, ONNX Runtime
+adds pairs of u8 x s8 products in 16 bits (AVX2's ``vpmaddubsw``), which
+overflows with full 8-bit weights, so those CPUs get the int8 graph whose
+pointwise weights use 7 bits. Read from what the OS reports, never by running
+a model, so start-up stays fast.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 INT8_DOT_FLAGS = frozenset(
     {"avx512_vnni", "avx_vnni", "avx_vnni_int8", "amx_int8", "asimddp", "i8mm"}
 )
+X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686", "x86"})
 # macOS sysctl keys for Arm's dot product (every Apple silicon Mac has it).
 _MAC_KEYS = ("hw.optional.arm.FEAT_DotProd", "hw.optional.arm.FEAT_I8MM")
 
@@ -43,6 +47,16 @@ def has_int8_dot_product() -> bool:
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return any(_sysctl(key) == "1" for key in _MAC_KEYS)
     return False  # Windows and others: not detected, so the float graph
+
+
+@cache
+def int8_multiply_saturates() -> bool:
+    """True on x86 CPUs without VNNI or AMX, where a 16-bit sum of u8 x s8 products can overflow.
+
+    Windows is not probed for VNNI, so an x86 Windows machine counts as saturating:
+    the 7-bit graph is right on every x86 CPU, only a little less accurate.
+    """
+    return platform.machine().lower() in X86_MACHINES and not has_int8_dot_product()
 
 
 def _sysctl(key: str) -> str:

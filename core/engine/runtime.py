@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -33,9 +34,14 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "float", "int8")
-"""CPU graph: ``float`` (the default), ``int8`` (statically quantized, where shipped), or
-``auto``: int8 where the CPU has 8-bit dot-product instructions, float elsewhere. int8
-loses too much tag quality to be the default (ADR 0007)."""
+"""CPU graph: ``float``, ``int8`` (statically quantized, where shipped: the graph for this
+CPU, see :func:`int8_graph`), or ``auto`` (the setting's default): int8 where the CPU has
+8-bit dot-product instructions, float elsewhere. On other x86 CPUs the int8 graph must
+use 7-bit weights and loses too much tag quality to be chosen for the user (ADR 0007)."""
+INT8_ARITHMETIC_ENV = "PHOTOTAGGER_INT8_ARITHMETIC"
+"""``exact`` runs the full 8-bit int8 graph unfused (dequantize, float kernel, quantize):
+the arithmetic a CPU with 8-bit dot-product instructions does, on any CPU, slowly. It is
+for measuring that graph's quality on a machine without those instructions."""
 _EXPORT_FORMAT = "3"  # bump when the exported graph's inputs or outputs change
 
 
@@ -64,11 +70,17 @@ class OnnxCpuRuntime:
         *,
         threads: int | None = None,
         precision: str = "float",
+        graph: str | None = None,
+        fused: bool = True,
     ):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            if fused
+            else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        )
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         # Spinning worker threads would steal the cores the decoders need between batches.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -78,7 +90,10 @@ class OnnxCpuRuntime:
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self.name = "onnxruntime-cpu" if precision == "float" else f"onnxruntime-cpu-{precision}"
+        graph = graph or precision
+        self.name = "onnxruntime-cpu" if graph == "float" else f"onnxruntime-cpu-{graph}"
+        if not fused:
+            self.name += "-exact"
         self.precision = precision
         self.data_config = data_config
 
@@ -144,6 +159,20 @@ def resolve_precision(precision: str) -> str:
     from core.engine.cpu_features import has_int8_dot_product
 
     return "int8" if has_int8_dot_product() else "float"
+
+
+def int8_graph(variants: Mapping[str, object]) -> str | None:
+    """Which shipped int8 graph suits this CPU, of ``variants``; None if none is shipped.
+
+    ``int8`` has full 8-bit weights; ``int8-avx2`` gives pointwise weights 7 bits, for
+    x86 CPUs without VNNI, whose 16-bit sums of products would overflow (ADR 0007).
+    :data:`INT8_ARITHMETIC_ENV` set to ``exact`` always takes ``int8``.
+    """
+    from core.engine.cpu_features import int8_multiply_saturates
+
+    exact = os.environ.get(INT8_ARITHMETIC_ENV, "") == "exact"
+    wanted = "int8-avx2" if int8_multiply_saturates() and not exact else "int8"
+    return wanted if wanted in variants else None
 
 
 def export_paths(spec: BackboneSpec, weights: Path, cache_dir: Path) -> ExportPaths:
@@ -218,9 +247,16 @@ def open_runtime(
         weights is None or _weights_digest(weights, cache_dir) == shipped.weights_sha256
     ):
         config = DataConfig.from_timm(json.loads(shipped.config.read_text()))
-        if chosen in shipped.variants:
-            model = shipped.variants[chosen]
-            return OnnxCpuRuntime(model, config, threads=threads, precision=chosen)
+        variant = int8_graph(shipped.variants) if chosen == "int8" else None
+        if variant is not None:
+            return OnnxCpuRuntime(
+                shipped.variants[variant],
+                config,
+                threads=threads,
+                precision=chosen,
+                graph=variant,
+                fused=os.environ.get(INT8_ARITHMETIC_ENV, "") != "exact",
+            )
         return OnnxCpuRuntime(shipped.model, config, threads=threads)
     if weights is None:
         if spec.weights.kind != "hub":
