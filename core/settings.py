@@ -44,12 +44,12 @@ class Settings:
         ),
     )
     precision: str = field(
-        default="float",
+        default="auto",
         metadata=_meta(
             "CPU precision",
-            "The default backbone's graph on the CPU. int8 is faster on CPUs with VNNI or Arm "
-            "dot product (auto picks it there) but its tags are a little less accurate; "
-            "float is the default.",
+            "The default backbone's graph on the CPU. auto takes int8 on CPUs with VNNI or Arm "
+            "dot product, where it is faster and tags as well, and float elsewhere. int8 on "
+            "other x86 CPUs tags a little less accurately.",
             choices=("auto", "float", "int8"),
         ),
     )

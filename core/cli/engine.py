@@ -42,7 +42,8 @@ from core.cli import (
 @click.option(
     "--precision",
     type=click.Choice(["auto", "float", "int8"]),
-    help="The default backbone's CPU graph (auto: int8 where the CPU has VNNI or dot product).",
+    help="The default backbone's CPU graph (auto, the default: int8 where the CPU has VNNI "
+    "or dot product, else float).",
 )
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Lowest confidence exported.")
 @click.option("--top-k", type=click.IntRange(1, TOP_K_MAX), help="Most tags per photo exported.")

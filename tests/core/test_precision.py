@@ -132,3 +132,28 @@ def test_int8_keeps_imagenet_top1_within_one_point(tmp_path, monkeypatch):
     for graph in ("int8", "int8-avx2"):
         assert hits[graph] >= hits["float"] - len(rows) // 100, hits  # at most 1 point lost
 
+
+@pytest.mark.parametrize(
+    ("dot_product", "saturates", "name"),
+    [
+        (True, False, "onnxruntime-cpu-int8"),  # x86 with VNNI or AMX, Arm with dot product
+        (False, False, "onnxruntime-cpu"),  # Arm without dot product
+        (False, True, "onnxruntime-cpu"),  # x86 without VNNI
+    ],
+)
+def test_the_default_setting_takes_the_8_bit_graph_only_on_dot_product_cpus(
+    tmp_path, monkeypatch, dot_product, saturates, name
+):
+    from core.settings import Settings
+
+    monkeypatch.delenv(INT8_ARITHMETIC_ENV, raising=False)
+    monkeypatch.setattr(cpu_features, "has_int8_dot_product", lambda: dot_product)
+    monkeypatch.setattr(cpu_features, "int8_multiply_saturates", lambda: saturates)
+    runtime = open_runtime(
+        get_backbone_spec(DEFAULT_BACKBONE),
+        device="cpu",
+        cache_dir=tmp_path,
+        threads=1,
+        precision=Settings().precision,
+    )
+    assert runtime.name == name
