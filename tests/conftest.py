@@ -53,6 +53,18 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def cpu_without_int8_dot_product(monkeypatch) -> None:
+    """Every test sees a CPU without 8-bit dot products, whatever runs it: ``auto`` means float.
+
+    Scores and parities then do not depend on the machine; tests of the int8 choice
+    set the CPU's answers themselves. Processes a test starts see the real CPU.
+    """
+    from core.engine import cpu_features
+
+    monkeypatch.setattr(cpu_features, "has_int8_dot_product", lambda: False)
+
+
 @pytest.fixture
 def store():
     from core.store import Store
