@@ -170,9 +170,12 @@ def int8_graph(variants: Mapping[str, object]) -> str | None:
     """
     from core.engine.cpu_features import int8_multiply_saturates
 
-    exact = os.environ.get(INT8_ARITHMETIC_ENV, "") == "exact"
-    wanted = "int8-avx2" if int8_multiply_saturates() and not exact else "int8"
+    wanted = "int8-avx2" if int8_multiply_saturates() and not _exact_int8() else "int8"
     return wanted if wanted in variants else None
+
+
+def _exact_int8() -> bool:
+    return os.environ.get(INT8_ARITHMETIC_ENV, "") == "exact"
 
 
 def export_paths(spec: BackboneSpec, weights: Path, cache_dir: Path) -> ExportPaths:
@@ -255,7 +258,7 @@ def open_runtime(
                 threads=threads,
                 precision=chosen,
                 graph=variant,
-                fused=os.environ.get(INT8_ARITHMETIC_ENV, "") != "exact",
+                fused=not _exact_int8(),
             )
         return OnnxCpuRuntime(shipped.model, config, threads=threads)
     if weights is None:
