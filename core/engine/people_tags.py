@@ -101,7 +101,9 @@ class PeopleModel:
     def bundled(cls) -> PeopleModel:
         """The table and coefficients shipped in ``resources/``."""
         root = resources.files("resources")
-        model = json.loads(root.joinpath("faces", "people_model.json").read_text(encoding="utf-8"))
+        # One part per joinpath: a frozen app's resources are a MultiplexedPath, which takes one.
+        path = root.joinpath("faces").joinpath("people_model.json")
+        model = json.loads(path.read_text(encoding="utf-8"))
         return cls(
             class_indices=person_class_indices(),
             with_faces=Logistic.from_dict(model["with_faces"]),

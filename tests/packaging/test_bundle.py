@@ -247,3 +247,32 @@ def test_a_gpu_without_torch_is_one_line(monkeypatch):
         match=r"^running on cuda needs torch: pip install 'phototagger\[torch\]'$",
     ):
         runtime.resolve_device("cuda")
+
+
+def test_shipped_tables_load_where_resources_are_a_multiplexed_path(monkeypatch):
+    """A frozen app's ``resources`` package is a MultiplexedPath, whose joinpath takes one part.
+
+    Found by the packaged app's smoke test: tagging stopped at the people model.
+    """
+    from importlib import resources
+    from importlib.readers import MultiplexedPath
+
+    from core.engine import faces, people_tags, vocabulary
+
+    folder = resource_path()
+    real_files = resources.files
+    monkeypatch.setattr(
+        resources,
+        "files",
+        lambda package: (
+            MultiplexedPath(str(folder)) if package == "resources" else real_files(package)
+        ),
+    )
+    vocabulary._bundled.cache_clear()
+    try:
+        assert len(vocabulary.Vocabulary.bundled().tags) > 100
+    finally:
+        vocabulary._bundled.cache_clear()
+    model = people_tags.PeopleModel.bundled()
+    assert model.class_indices and model.with_faces is not None
+    assert faces._models_dir().is_dir()
