@@ -307,6 +307,8 @@ class BotRunner:
             log.error("the bot stopped: %s", message)
             self._set_status("error", message)
         finally:
+            with self._lock:  # a stop() from now on must not reach the closing loop
+                run.loop = run.stop_event = None
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
             asyncio.set_event_loop(None)

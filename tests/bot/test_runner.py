@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 
 import keyring
 import pytest
@@ -52,6 +54,30 @@ def test_stop_while_starting_and_repeated_stops_are_harmless(make_runner) -> Non
     assert runner.stop(wait=True, timeout=10)
     assert runner.stop(wait=True) and runner.stop()
     assert runner.state == "stopped"
+
+
+def test_stopping_a_bot_whose_loop_just_closed_is_harmless(api, make_runner, monkeypatch) -> None:
+    """A bot that stopped on an error closes its loop while its thread still runs.
+
+    A stop in that moment (the window closing, a test's teardown) once raised
+    "Event loop is closed"; the moment is stretched here so it always happens.
+    """
+    closed = threading.Event()
+    unset = asyncio.set_event_loop
+
+    def slowly_unset(loop: asyncio.AbstractEventLoop | None) -> None:
+        unset(loop)
+        if loop is None and threading.current_thread().name == "telegram-bot":
+            closed.set()
+            time.sleep(0.5)
+
+    monkeypatch.setattr(asyncio, "set_event_loop", slowly_unset)
+    wrong = make_runner(start=False, token="999:WRONG-token-never-to-be-shown")
+    wrong.start()
+    assert closed.wait(30), "the bot thread never closed its loop"
+    assert wrong.state == "error"
+    assert wrong.stop(wait=True, timeout=10)
+    assert wrong.state == "error"
 
 
 def test_logs_status_and_repr_never_show_the_token(api, make_runner, caplog) -> None:
