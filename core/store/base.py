@@ -45,6 +45,11 @@ class StoreBase:
             raise
         conn.commit()
 
+    def _insert_row(self, table: str, row: dict[str, object]) -> int:
+        """Insert one row into ``table`` and commit it (a savepoint when nested); returns its id."""
+        with self._db.atomic():
+            return int(self._db[table].insert(row).last_pk)  # type: ignore[arg-type]
+
     def _rows_where_in(
         self, sql: str, ids: Iterable[int], params: Sequence[object] = ()
     ) -> Iterator[tuple]:

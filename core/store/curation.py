@@ -89,20 +89,16 @@ class CurationStore(StoreBase):
             raise StoreError("stars go with a rating, and only with a rating")
         if stars is not None and not 0 <= stars <= 5:
             raise StoreError(f"a rating is 0 to 5 stars, not {stars}")
-        with self._db.atomic():
-            return int(
-                self._db["ratings"]
-                .insert(
-                    {
-                        "photo_id": photo_id,
-                        "action": mark,
-                        "stars": stars,
-                        "origin": origin,
-                        "decided_at": now(),
-                    }
-                )
-                .last_pk  # type: ignore[arg-type]
-            )
+        return self._insert_row(
+            "ratings",
+            {
+                "photo_id": photo_id,
+                "action": mark,
+                "stars": stars,
+                "origin": origin,
+                "decided_at": now(),
+            },
+        )
 
     def undo_marks(self, mark_ids: Iterable[int]) -> None:
         """Take back marks, all or none: the mark before each stands again."""

@@ -56,8 +56,7 @@ class HeadsStore(StoreBase):
 
     def save_head(self, row: dict[str, object]) -> int:
         """Insert one head row, committed at once; returns its id."""
-        with self._db.atomic():
-            return int(self._db["heads"].insert(row).last_pk)  # type: ignore[arg-type]
+        return self._insert_row("heads", row)
 
     def head(self, head_id: int) -> dict:
         rows = list(self._db["heads"].rows_where("id = ?", [head_id]))

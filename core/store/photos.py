@@ -158,23 +158,19 @@ class PhotosStore(FacesStore):
     # -- runs and results ---------------------------------------------------------
 
     def start_run(self, *, backbone: str, device: str, runtime: str, total: int) -> int:
-        with self._db.atomic():
-            return int(
-                self._db["runs"]
-                .insert(
-                    {
-                        "backbone": backbone,
-                        "device": device,
-                        "runtime": runtime,
-                        "started_at": now(),
-                        "status": "running",
-                        "total": total,
-                        "done": 0,
-                        "failed": 0,
-                    }
-                )
-                .last_pk  # type: ignore[arg-type]
-            )
+        return self._insert_row(
+            "runs",
+            {
+                "backbone": backbone,
+                "device": device,
+                "runtime": runtime,
+                "started_at": now(),
+                "status": "running",
+                "total": total,
+                "done": 0,
+                "failed": 0,
+            },
+        )
 
     def finish_run(self, run_id: int, *, status: str, done: int, failed: int) -> None:
         with self._db.atomic():

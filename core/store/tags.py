@@ -96,20 +96,16 @@ class TagsStore(StoreBase):
         tag = normalise_tag(tag)
         if not tag:
             raise StoreError("a tag cannot be empty")
-        with self._db.atomic():
-            return int(
-                self._db["decisions"]
-                .insert(
-                    {
-                        "photo_id": photo_id,
-                        "tag": tag,
-                        "action": action.value,
-                        "origin": origin,
-                        "decided_at": now(),
-                    }
-                )
-                .last_pk  # type: ignore[arg-type]
-            )
+        return self._insert_row(
+            "decisions",
+            {
+                "photo_id": photo_id,
+                "tag": tag,
+                "action": action.value,
+                "origin": origin,
+                "decided_at": now(),
+            },
+        )
 
     def record_decisions(
         self, photo_ids: Iterable[int], tag: str, action: Decision | str, *, origin: str
